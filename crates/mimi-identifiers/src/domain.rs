@@ -28,11 +28,7 @@ impl Domain {
     pub fn parse(input: &str) -> Result<Domain, ParseError> {
         let domain = parse_domain_or_local(input)?;
         if domain.0 == LOCAL_INVALID {
-            return Err(ParseError::new(
-                Part::Domain,
-                0,
-                Reason::LocalInvalidDomain,
-            ));
+            return Err(ParseError::new(Part::Domain, 0, Reason::LocalInvalidDomain));
         }
         Ok(domain)
     }

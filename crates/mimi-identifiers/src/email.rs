@@ -95,7 +95,7 @@ pub(crate) fn parse_mailto_body(body: &str) -> Result<EmailAddress, ParseError> 
     if let Some(q) = body.find('?') {
         return Err(ParseError::new(Part::Input, q, Reason::MailtoHeaders));
     }
-    let decoded = percent::decode(body, Part::EmailLocalPart)?;
+    let decoded = percent::decode(body, Part::Input)?;
     let text = decoded.text();
     let parse = || {
         let Some(at) = text.rfind('@') else {

@@ -75,11 +75,15 @@ pub enum Reason {
     TooManyDigits { len: usize, max: usize },
     #[error("contains {ch:?}, which is not allowed; use {allowed}")]
     BadChar { ch: char, allowed: &'static str },
-    #[error("is a dot-segment ('.' or '..'), which URI resolution would remove; choose another name")]
+    #[error(
+        "is a dot-segment ('.' or '..'), which URI resolution would remove; choose another name"
+    )]
     DotSegment,
     #[error("contains more than one '@'; only the one before the domain is allowed")]
     ExtraAt,
-    #[error("contains more than one '/'; a device is <user>/<device> and a team channel ##<team>/<channel>")]
+    #[error(
+        "contains more than one '/'; a device is <user>/<device> and a team channel ##<team>/<channel>"
+    )]
     ExtraSlash,
     #[error("ends with '.'; write the domain without the trailing dot")]
     TrailingDot,
@@ -93,7 +97,9 @@ pub enum Reason {
     BadALabel { detail: &'static str },
     #[error("is not a valid internationalized domain name; check it or give its xn-- A-label form")]
     BadIdn,
-    #[error("ends in an all-numeric label, which reads as an IP address; MIMI identifiers name domains")]
+    #[error(
+        "ends in an all-numeric label, which reads as an IP address; MIMI identifiers name domains"
+    )]
     NumericTld,
     #[error(
         "is 'local.invalid', which stands for \"no domain\"; a domain identifier needs a real domain"
@@ -110,7 +116,9 @@ pub enum Reason {
          protocol '{name}', parse with that protocol (mimi id parse --proto {name})"
     )]
     UnknownScheme { name: String },
-    #[error("is not a valid URI scheme name; use a letter followed by letters, digits, '+', '-' or '.'")]
+    #[error(
+        "is not a valid URI scheme name; use a letter followed by letters, digits, '+', '-' or '.'"
+    )]
     BadSchemeName,
     #[error("'{name}' is reserved: {hint}")]
     ReservedProtocol { name: String, hint: &'static str },
@@ -122,7 +130,9 @@ pub enum Reason {
     MimiNotHierarchical { got: String },
     #[error("has {what}, which a MIMI identifier URI never carries; remove it")]
     Unsupported { what: &'static str },
-    #[error("has identifier type '{ty}'; expected u (user), d (device), r (room), t (team) or g (MLS group)")]
+    #[error(
+        "has identifier type '{ty}'; expected u (user), d (device), r (room), t (team) or g (MLS group)"
+    )]
     UnknownMimiType { ty: String },
     #[error("has {got} segments after /{ty}/; expected {expected}")]
     WrongSegmentCount {
@@ -134,7 +144,9 @@ pub enum Reason {
     NotGlobal,
     #[error("starts with country code 0, which E.164 does not assign")]
     ZeroCountryCode,
-    #[error("has a parameter (';...'); only a plain global number is an identifier, e.g. tel:+12015550123")]
+    #[error(
+        "has a parameter (';...'); only a plain global number is an identifier, e.g. tel:+12015550123"
+    )]
     TelParameter,
     #[error("is not a valid dot-atom (no leading, trailing or doubled '.')")]
     BadDotAtom,

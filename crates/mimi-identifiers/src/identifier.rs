@@ -425,7 +425,11 @@ fn build(part: Part, local: &str, domain: Option<Domain>) -> Result<Identifier, 
     if let Some(first) = slash
         && let Some(second) = local[first + 1..].find('/')
     {
-        return Err(ParseError::new(part, first + 1 + second, Reason::ExtraSlash));
+        return Err(ParseError::new(
+            part,
+            first + 1 + second,
+            Reason::ExtraSlash,
+        ));
     }
     Ok(match (part, slash) {
         (Part::Handle, _) => Identifier::Handle(Handle::new(local, domain)?),

@@ -112,17 +112,33 @@ pub fn parse_with(input: &str, proto: &Protocol) -> Result<Parsed, ParseError> {
     let body = &input[body_at..];
     let at_body = |e: ParseError| e.shifted(body_at);
     match scheme.as_str() {
-        "mimi" => Ok(parsed(uri::parse_mimi(body).map_err(at_body)?, Form::Mimi, None)),
-        "tel" => Ok(parsed(uri::parse_tel(body).map_err(at_body)?, Form::Tel, None)),
-        "mailto" => Ok(parsed(uri::parse_mailto(body).map_err(at_body)?, Form::Mailto, None)),
+        "mimi" => Ok(parsed(
+            uri::parse_mimi(body).map_err(at_body)?,
+            Form::Mimi,
+            None,
+        )),
+        "tel" => Ok(parsed(
+            uri::parse_tel(body).map_err(at_body)?,
+            Form::Tel,
+            None,
+        )),
+        "mailto" => Ok(parsed(
+            uri::parse_mailto(body).map_err(at_body)?,
+            Form::Mailto,
+            None,
+        )),
         "im" => {
             let Some(eq) = body.find('=') else {
-                return Err(ParseError::new(Part::Input, body_at, Reason::ImWithoutProtocol));
+                return Err(ParseError::new(
+                    Part::Input,
+                    body_at,
+                    Reason::ImWithoutProtocol,
+                ));
             };
             let proto = Protocol::new(&body[..eq]).map_err(at_body)?;
             let id_at = body_at + eq + 1;
-            let id = uri::parse_protocol_body(&proto, &input[id_at..])
-                .map_err(|e| e.shifted(id_at))?;
+            let id =
+                uri::parse_protocol_body(&proto, &input[id_at..]).map_err(|e| e.shifted(id_at))?;
             Ok(parsed(id, Form::Im, Some(proto)))
         }
         name if name == proto.name() || name == "xmpp" || name == "sip" => {
@@ -130,7 +146,11 @@ pub fn parse_with(input: &str, proto: &Protocol) -> Result<Parsed, ParseError> {
             let id = uri::parse_protocol_body(&proto, body).map_err(at_body)?;
             Ok(parsed(id, Form::Scheme, Some(proto)))
         }
-        _ => Err(ParseError::new(Part::Scheme, 0, Reason::UnknownScheme { name: scheme })),
+        _ => Err(ParseError::new(
+            Part::Scheme,
+            0,
+            Reason::UnknownScheme { name: scheme },
+        )),
     }
 }
 

@@ -14,7 +14,9 @@
 use crate::component::{device_ip_host, is_unreserved};
 use crate::domain::{Domain, parse_qualifier, qualifier_str};
 use crate::error::{FormError, ParseError, Part, Reason};
-use crate::identifier::{Channel, DeviceId, Handle, Identifier, Kind, SessionId, Team, TeamChannel, UserId};
+use crate::identifier::{
+    Channel, DeviceId, Handle, Identifier, Kind, SessionId, Team, TeamChannel, UserId,
+};
 use crate::percent::{self, Decoded};
 use crate::protocol::{Profile, Protocol};
 use crate::{email, phone};
@@ -197,7 +199,8 @@ impl Identifier {
                 push_qualifier(&mut out, h.domain());
             }
             Identifier::Device(d) => match (d.user_id_str(), device_ip_host(d.device())) {
-                (Some(user), Some(host)) => {
+                // A contact address is host-scoped: it has no place for a domain.
+                (Some(user), Some(host)) if d.domain().is_none() => {
                     out.push_str(user);
                     out.push('@');
                     out.push_str(host);
@@ -206,7 +209,7 @@ impl Identifier {
                     return Err(FormError::new(
                         Kind::Device,
                         form,
-                        "a SIP contact address is <user>@<IP address>; this device is not named by an IP address and user",
+                        "a SIP contact address is <user>@<IP address> with no domain; this device is not an unqualified user's device named by an IP address",
                     ));
                 }
             },
@@ -234,7 +237,11 @@ enum XmppStyle {
 pub(crate) fn parse_protocol_body(proto: &Protocol, body: &str) -> Result<Identifier, ParseError> {
     if let Some(q) = body.find('?') {
         let what = "a query ('?...')";
-        return Err(ParseError::new(Part::Input, q, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            q,
+            Reason::Unsupported { what },
+        ));
     }
     match proto.profile() {
         Profile::Generic => {
@@ -250,11 +257,19 @@ pub(crate) fn parse_protocol_body(proto: &Protocol, body: &str) -> Result<Identi
 fn parse_xmpp(body: &str) -> Result<Identifier, ParseError> {
     if body.starts_with("//") {
         let what = "an authority ('//...')";
-        return Err(ParseError::new(Part::Input, 0, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            0,
+            Reason::Unsupported { what },
+        ));
     }
     if let Some(h) = body.find('#') {
         let what = "a fragment ('#...')";
-        return Err(ParseError::new(Part::Input, h, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            h,
+            Reason::Unsupported { what },
+        ));
     }
     let decoded = percent::decode(body, Part::Input)?;
     parse_jid(decoded.text()).map_err(|e| decoded.map_error(e))
@@ -273,11 +288,17 @@ fn parse_jid(s: &str) -> Result<Identifier, ParseError> {
             return Err(ParseError::new(Part::Input, 0, Reason::XmppServerResource));
         }
         (Some(a), None) => (&s[..a], None, &s[a + 1..], a + 1),
-        (Some(a), Some(sl)) if sl < a => (&s[..sl], Some((sl + 1, &s[sl + 1..a])), &s[a + 1..], a + 1),
+        (Some(a), Some(sl)) if sl < a => {
+            (&s[..sl], Some((sl + 1, &s[sl + 1..a])), &s[a + 1..], a + 1)
+        }
         (Some(a), Some(sl)) => (&s[..a], Some((sl + 1, &s[sl + 1..])), &s[a + 1..sl], a + 1),
     };
     if let Some(extra) = domain.find('@') {
-        return Err(ParseError::new(Part::Domain, domain_at + extra, Reason::ExtraAt));
+        return Err(ParseError::new(
+            Part::Domain,
+            domain_at + extra,
+            Reason::ExtraAt,
+        ));
     }
     let domain = parse_qualifier(domain).map_err(|e| e.shifted(domain_at))?;
     match resource {
@@ -325,15 +346,27 @@ fn parse_sip(body: &str) -> Result<Identifier, ParseError> {
 pub(crate) fn parse_mimi(rest: &str) -> Result<Identifier, ParseError> {
     let Some(hier) = rest.strip_prefix("//") else {
         let got = format!("mimi:{}", rest.chars().take(2).collect::<String>());
-        return Err(ParseError::new(Part::Scheme, 0, Reason::MimiNotHierarchical { got }));
+        return Err(ParseError::new(
+            Part::Scheme,
+            0,
+            Reason::MimiNotHierarchical { got },
+        ));
     };
     if let Some(i) = hier.find('?') {
         let what = "a query ('?...')";
-        return Err(ParseError::new(Part::Input, 2 + i, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            2 + i,
+            Reason::Unsupported { what },
+        ));
     }
     if let Some(i) = hier.find('#') {
         let what = "a fragment ('#...')";
-        return Err(ParseError::new(Part::Input, 2 + i, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            2 + i,
+            Reason::Unsupported { what },
+        ));
     }
     let (authority, path) = hier.split_at(hier.find('/').unwrap_or(hier.len()));
     let domain = parse_authority(authority).map_err(|e| e.shifted(2))?;
@@ -350,11 +383,19 @@ pub(crate) fn parse_mimi(rest: &str) -> Result<Identifier, ParseError> {
 fn parse_authority(authority: &str) -> Result<Option<Domain>, ParseError> {
     if let Some(i) = authority.find('@') {
         let what = "user information before the host";
-        return Err(ParseError::new(Part::Input, i, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            i,
+            Reason::Unsupported { what },
+        ));
     }
     if let Some(i) = authority.find(':') {
         let what = "a port";
-        return Err(ParseError::new(Part::Input, i, Reason::Unsupported { what }));
+        return Err(ParseError::new(
+            Part::Input,
+            i,
+            Reason::Unsupported { what },
+        ));
     }
     let decoded = percent::decode(authority, Part::Domain)?;
     parse_qualifier(decoded.text()).map_err(|e| decoded.map_error(e))
@@ -405,7 +446,11 @@ fn parse_mimi_path(path: &str, domain: Option<Domain>) -> Result<Identifier, Par
         ("g", _) => return wrong_count("1 (/g/<group>)"),
         _ => {
             let ty = ty.chars().take(16).collect();
-            return Err(ParseError::new(Part::Path, 0, Reason::UnknownMimiType { ty }));
+            return Err(ParseError::new(
+                Part::Path,
+                0,
+                Reason::UnknownMimiType { ty },
+            ));
         }
     };
     Ok(id)
@@ -428,4 +473,3 @@ pub(crate) fn parse_tel(body: &str) -> Result<Identifier, ParseError> {
 pub(crate) fn parse_mailto(body: &str) -> Result<Identifier, ParseError> {
     email::parse_mailto_body(body).map(Identifier::Email)
 }
-
