@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cert;
 mod demo;
 mod id;
 
@@ -28,6 +29,9 @@ enum Command {
     /// Read, explain and convert MIMI identifiers.
     #[command(subcommand)]
     Id(id::IdCommand),
+    /// Show certificates and verify MIMI credential chains.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// A short tour of MIMI identifiers and their forms.
     Demo,
 }
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Id(cmd) => id::run(cmd),
+        Command::Cert(cmd) => cert::run(cmd),
         Command::Demo => demo::run(),
     };
     match result {

@@ -113,6 +113,28 @@ impl Certificate {
         self.subject().to_string()
     }
 
+    /// The issuer as text (RFC 4514 style).
+    pub fn issuer_text(&self) -> String {
+        self.issuer().to_string()
+    }
+
+    /// SHA-256 of the DER, as colon-separated hex (what `openssl x509
+    /// -fingerprint -sha256` prints).
+    pub fn fingerprint_sha256(&self) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.der);
+        digest
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// The subject key's signature scheme, if it is one MIMI accepts.
+    pub fn key_scheme(&self) -> Option<crate::SignatureScheme> {
+        crate::key::key_scheme(&self.inner.tbs_certificate.subject_public_key_info)
+    }
+
     /// The subject's common name, if any.
     pub fn common_name(&self) -> Option<String> {
         name_attribute(self.subject(), oids::COMMON_NAME)
