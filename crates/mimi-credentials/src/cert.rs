@@ -34,7 +34,9 @@ pub(crate) struct Extensions {
     pub basic_constraints: Option<BasicConstraints>,
     pub key_usage: Option<KeyUsage>,
     pub san_uris: Vec<String>,
-    /// SubjectAltName entries of other types than URI.
+    /// subjectAltName dNSName entries (TLS server certificates only).
+    pub san_dns: Vec<String>,
+    /// SubjectAltName entries of other types than URI (DNS names included).
     pub san_other: usize,
     pub name_constraints: Option<UriConstraints>,
     pub subject_key_id: Option<Vec<u8>>,
@@ -171,6 +173,24 @@ impl Certificate {
         &self.ext.san_uris
     }
 
+    /// The subjectAltName DNS names (only TLS server certificates have any).
+    pub fn dns_names(&self) -> &[String] {
+        &self.ext.san_dns
+    }
+
+    /// Whether this is a TLS CA: a CA whose extKeyUsage allows serverAuth.
+    /// MIMI identity CAs never carry extKeyUsage; the TLS root carries
+    /// exactly serverAuth (see [`crate::CaRole::TlsRoot`]), so this is what
+    /// keeps the two PKIs apart.
+    pub fn is_tls_ca(&self) -> bool {
+        self.ca().is_some()
+            && self
+                .ext
+                .ext_key_usage
+                .as_ref()
+                .is_some_and(|eku| eku.contains(&oids::SERVER_AUTH))
+    }
+
     /// Whether basicConstraints says this is a CA, and its path length.
     pub fn ca(&self) -> Option<Option<u8>> {
         self.ext
@@ -245,6 +265,10 @@ impl Extensions {
                         match name {
                             GeneralName::UniformResourceIdentifier(uri) => {
                                 out.san_uris.push(uri.to_string())
+                            }
+                            GeneralName::DnsName(dns) => {
+                                out.san_dns.push(dns.to_string());
+                                out.san_other += 1;
                             }
                             _ => out.san_other += 1,
                         }

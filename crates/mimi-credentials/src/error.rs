@@ -69,6 +69,11 @@ pub enum Rejection {
     Unreadable(CertificateError),
     #[error("no trusted root issued it (issuer {issuer})")]
     UntrustedRoot { issuer: String },
+    #[error(
+        "it is a TLS CA (its extendedKeyUsage allows serverAuth): TLS roots certify HTTPS \
+         servers only and are never MIMI identity anchors; verify against an identity root"
+    )]
+    TlsCa,
     #[error("its issuer field does not name the next certificate in the chain")]
     IssuerMismatch,
     #[error("its authority key identifier does not match the issuer's key")]
@@ -117,3 +122,52 @@ pub enum Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("policy: {0}")]
 pub struct PolicyDenied(pub String);
+
+/// A certificate signing request (PKCS#10, as ACME finalize carries it) that
+/// cannot be accepted. The messages are meant for the ACME client's user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsrError {
+    #[error("the CSR is {0} bytes; at most 16 KiB is accepted")]
+    TooLarge(usize),
+    #[error(
+        "not a DER PKCS#10 certification request (RFC 2986): {0}; send the CSR's DER \
+         (base64url-encoded in ACME finalize), not PEM"
+    )]
+    Malformed(String),
+    #[error(
+        "the CSR's key is {0}, which is not accepted: use an ECDSA P-256 or Ed25519 key \
+         (e.g. `certbot --key-type ecdsa`, or `openssl genpkey -algorithm ed25519`) and make a new CSR"
+    )]
+    UnsupportedKey(String),
+    #[error(
+        "the CSR is signed with {0}; sign it with Ed25519, or with ECDSA P-256 and SHA-256 \
+         (e.g. `openssl req -sha256`)"
+    )]
+    UnsupportedAlgorithm(String),
+    #[error(
+        "the CSR says it is signed with {algorithm}, which does not fit its {key} key; \
+         sign the request with the key it carries"
+    )]
+    AlgorithmMismatch { algorithm: String, key: String },
+    #[error(
+        "the CSR's signature does not verify under the key it carries (was it altered?); \
+         sign it again with that key"
+    )]
+    BadSignature,
+    #[error("the CSR's attributes: {0}")]
+    BadAttribute(String),
+    #[error("the CSR requests extension {0} twice; request each extension once")]
+    DuplicateExtension(String),
+    #[error("the CSR's requested extension {0} is not valid DER of its type")]
+    BadExtension(String),
+    #[error("the CSR's TNAuthList extension: {0}")]
+    BadTnAuthList(crate::tnauthlist::TnAuthListError),
+    #[error(
+        "the CSR's subjectAltName holds {0}, which is never certified; \
+         request only DNS names and URIs"
+    )]
+    UnsupportedSan(String),
+    #[error("the CSR's subject: {0}")]
+    BadSubject(String),
+}

@@ -12,6 +12,11 @@
 //! phone-number CA names of its provider's domain and numbers within its
 //! TNAuthList, a user CA devices of its user. Verification checks the same
 //! rules again; this side is defence in depth.
+//!
+//! Beside the identity PKI stands a separate TLS PKI (ARCHITECTURE.md, "Trust
+//! model"): a TLS root issues only TLS server certificates, and identity CAs
+//! never do. The two are never mixed, so that trusting a provider's HTTPS
+//! endpoint never makes anyone accept an identity, and the reverse.
 
 use std::time::{Duration, SystemTime};
 
@@ -20,8 +25,8 @@ use der::asn1::Ia5String;
 use mimi_identifiers::{DeviceId, Domain, Identifier, UserId};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
-    DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, RevocationReason,
-    RevokedCertParams, SanType, SerialNumber,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
+    RevocationReason, RevokedCertParams, SanType, SerialNumber,
 };
 use x509_cert::ext::pkix::constraints::name::{GeneralSubtree, NameConstraints};
 use x509_cert::ext::pkix::name::GeneralName;
@@ -49,6 +54,24 @@ pub enum CaRole {
     Phone { domain: Domain, numbers: TnAuthList },
     /// A profile-3 user CA: issues only that user's device certificates.
     User(UserId),
+    /// The TLS root: issues only TLS server certificates
+    /// ([`Subject::TlsServer`]), never MIMI identities, and is never a MIMI
+    /// trust anchor.
+    ///
+    /// **How its certificate says so:** it is a self-signed CA whose
+    /// extendedKeyUsage is exactly `serverAuth`; an identity root carries no
+    /// extendedKeyUsage at all. Why this marker: it is the standard field
+    /// for "what this key may be used for", so it holds outside this crate
+    /// too — OpenSSL and other RFC 5280 verifiers that honour CA EKUs refuse
+    /// the TLS root for anything but TLS servers (e.g. as an issuer of
+    /// clientAuth certificates), while the subject name is free text chosen
+    /// by whoever runs the CA, and a name-constraint marker would limit the
+    /// TLS root to fixed DNS subtrees. [`CertificateAuthority::from_parts`]
+    /// refuses a self-signed CA whose extendedKeyUsage is anything else, or
+    /// that carries serverAuth together with MIMI names (URIs, URI name
+    /// constraints, TNAuthList), and `verify_chain` refuses any chain
+    /// through a CA whose extendedKeyUsage allows serverAuth.
+    TlsRoot,
 }
 
 /// The subject of a certificate to issue.
@@ -77,6 +100,10 @@ pub enum Subject {
         numbers: Option<TnAuthList>,
         organization: Option<String>,
     },
+    /// A TLS server certificate for a provider's HTTPS endpoint (issued only
+    /// by a TLS root): DNS names in subjectAltName, at least one, the first
+    /// also as the common name.
+    TlsServer { dns_names: Vec<Domain> },
 }
 
 /// A certificate's validity period.
@@ -147,8 +174,37 @@ impl CertificateAuthority {
         })
     }
 
+    /// Creates a self-signed TLS root: it signs only TLS server certificates
+    /// ([`Subject::TlsServer`]) and is never an identity root. Its
+    /// certificate carries extendedKeyUsage serverAuth, which is how it is
+    /// told apart from an identity root (see [`CaRole::TlsRoot`]), and path
+    /// length 0, since it certifies servers directly.
+    pub fn new_tls_root(
+        name: &str,
+        scheme: SignatureScheme,
+        validity: Validity,
+    ) -> Result<Self, IssueError> {
+        let key = KeyPair::generate(scheme)?;
+        let mut params = base_params(validity)?;
+        params.distinguished_name = dn(name, None);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = ca_key_usages();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params.self_signed(key.rcgen())?;
+        let certificate =
+            Certificate::from_der(cert.der()).map_err(|e| IssueError::Generation(e.to_string()))?;
+        Ok(CertificateAuthority {
+            certificate,
+            key,
+            role: CaRole::TlsRoot,
+            dn: params.distinguished_name,
+        })
+    }
+
     /// Puts a CA back together from its certificate and key (e.g. loaded
-    /// from disk), working out its role from the certificate.
+    /// from disk), working out its role from the certificate: a self-signed
+    /// CA is the TLS root if its extendedKeyUsage is exactly serverAuth, an
+    /// identity root if it has none (see [`CaRole::TlsRoot`]).
     pub fn from_parts(certificate: Certificate, key: KeyPair) -> Result<Self, IssueError> {
         if key.public_key().spki_der() != certificate.spki_der() {
             return Err(IssueError::BadCa(
@@ -289,6 +345,28 @@ impl CertificateAuthority {
     fn check_may_issue(&self, subject: &Subject) -> Result<(), IssueError> {
         let refuse = |why: String| Err(IssueError::NotAllowed(why));
         match (&self.role, subject) {
+            // The TLS PKI and the identity PKI never mix.
+            (CaRole::TlsRoot, Subject::TlsServer { dns_names }) => {
+                if dns_names.is_empty() {
+                    return refuse("a TLS server certificate needs at least one DNS name".into());
+                }
+                for (i, name) in dns_names.iter().enumerate() {
+                    if dns_names[..i].contains(name) {
+                        return refuse(format!("the DNS name {name} is listed twice"));
+                    }
+                }
+                Ok(())
+            }
+            (CaRole::TlsRoot, _) => refuse(
+                "a TLS root issues only TLS server certificates, never MIMI identities or CAs; \
+                 issue those from an identity root or a domain CA"
+                    .into(),
+            ),
+            (_, Subject::TlsServer { .. }) => refuse(
+                "only the TLS root issues TLS server certificates; identity CAs never do \
+                 (CertificateAuthority::new_tls_root makes one)"
+                    .into(),
+            ),
             (CaRole::Root, Subject::DomainCa { .. } | Subject::PhoneCa { .. }) => Ok(()),
             (CaRole::Root, _) => {
                 refuse("an identity root issues only domain and phone-number CAs".into())
@@ -332,7 +410,7 @@ fn subject_numbers(s: &Subject) -> Option<&TnAuthList> {
     match s {
         Subject::User { numbers, .. } | Subject::Device { numbers, .. } => numbers.as_ref(),
         Subject::PhoneCa { numbers, .. } => Some(numbers),
-        Subject::DomainCa { .. } => None,
+        Subject::DomainCa { .. } | Subject::TlsServer { .. } => None,
     }
 }
 
@@ -491,16 +569,65 @@ fn subject_params(subject: &Subject, validity: Validity) -> Result<CertificatePa
                 p.custom_extensions.push(tn_extension(n));
             }
         }
+        Subject::TlsServer { dns_names } => {
+            let first = dns_names.first().ok_or_else(|| {
+                IssueError::NotAllowed(
+                    "a TLS server certificate needs at least one DNS name".into(),
+                )
+            })?;
+            p.distinguished_name = dn(first.as_str(), None);
+            p.subject_alt_names = dns_names
+                .iter()
+                .map(|d| {
+                    d.as_str()
+                        .try_into()
+                        .map(SanType::DnsName)
+                        .map_err(|_| IssueError::Generation("DNS name is not IA5".into()))
+                })
+                .collect::<Result<_, _>>()?;
+            p.is_ca = IsCa::ExplicitNoCa;
+            // TLS 1.3 servers only sign (ECDHE); no key encipherment.
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        }
     }
     Ok(p)
 }
 
-/// Works out a CA's role from its certificate.
+/// Works out a CA's role from its certificate. The marker between the two
+/// PKIs is extendedKeyUsage (see [`CaRole::TlsRoot`]); anything that could be
+/// read as both is refused rather than guessed at.
 fn role_of(cert: &Certificate) -> Result<CaRole, IssueError> {
-    if cert.is_self_issued() {
-        return Ok(CaRole::Root);
-    }
     let bad = |why: &str| IssueError::BadCa(why.to_owned());
+    let eku = cert.ext.ext_key_usage.as_deref();
+    if cert.is_self_issued() {
+        return match eku {
+            None => Ok(CaRole::Root),
+            Some([only]) if *only == oids::SERVER_AUTH => {
+                if !cert.uris().is_empty()
+                    || cert.uri_constraints().is_some()
+                    || cert.tn_auth_list().is_some()
+                {
+                    return Err(bad(
+                        "it is marked as a TLS root (extendedKeyUsage serverAuth) but also \
+                         carries MIMI names (URIs, name constraints or a TNAuthList); \
+                         make separate identity and TLS roots",
+                    ));
+                }
+                Ok(CaRole::TlsRoot)
+            }
+            Some(_) => Err(bad(
+                "a self-signed CA is an identity root (no extendedKeyUsage) or a TLS root \
+                 (extendedKeyUsage exactly serverAuth); this one's extendedKeyUsage is neither",
+            )),
+        };
+    }
+    if eku.is_some() {
+        return Err(bad(
+            "a MIMI CA below the root carries no extendedKeyUsage; \
+             TLS server certificates come straight from the TLS root",
+        ));
+    }
     let domain = cert
         .uri_constraints()
         .and_then(|nc| nc.permitted.first())

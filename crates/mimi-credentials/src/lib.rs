@@ -12,6 +12,12 @@
 //!   with mandatory, fresh revocation data, returning a [`VerifiedCredential`]
 //!   (user, device, phone numbers, organization, issuing domain) and
 //!   [`Policy`] checks. Every rejection names the certificate and the reason.
+//! - **TLS** ([`CertificateAuthority::new_tls_root`], [`Subject::TlsServer`]):
+//!   a separate TLS root that signs only HTTPS server certificates. The two
+//!   PKIs never mix: identity CAs refuse TLS subjects, the TLS root refuses
+//!   MIMI subjects, and [`verify_chain`] refuses any chain through a TLS CA.
+//! - **CSRs** ([`verify_csr`]): PKCS#10 requests as ACME finalize carries
+//!   them, self-signature checked, names and TNAuthList extracted.
 //!
 //! Not here: ACME, storage, networking. Keys live wherever the caller keeps
 //! them (PKCS#8 via [`KeyPair::to_pkcs8_der`]).
@@ -19,6 +25,7 @@
 mod cert;
 mod credential;
 mod crl;
+mod csr;
 mod error;
 mod issue;
 mod key;
@@ -29,7 +36,10 @@ mod verify;
 pub use cert::{Certificate, MAX_CERT_LEN, UriConstraints};
 pub use credential::{Policy, Profile, VerifiedCredential};
 pub use crl::{Crl, MAX_CRL_LEN};
-pub use error::{CertificateError, ChainIndex, IssueError, PolicyDenied, Rejection, VerifyError};
+pub use csr::{MAX_CSR_LEN, VerifiedCsr, verify_csr};
+pub use error::{
+    CertificateError, ChainIndex, CsrError, IssueError, PolicyDenied, Rejection, VerifyError,
+};
 pub use issue::{CaRole, CertificateAuthority, MAX_CRL_LIFETIME, RevokedSerial, Subject, Validity};
 pub use key::{KeyPair, PublicKey, SignatureScheme};
 pub use tnauthlist::{TelephoneNumber, TnAuthList, TnAuthListError, TnEntry};

@@ -19,6 +19,9 @@ pub const CRL_DISTRIBUTION_POINTS: Oid = Oid::new_unwrap("2.5.29.31");
 pub const AUTHORITY_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.35");
 pub const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
 
+/// RFC 5280 §4.2.1.12: id-kp-serverAuth. On a CA it marks the TLS root.
+pub const SERVER_AUTH: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.1");
+
 pub const COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
 pub const ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
 

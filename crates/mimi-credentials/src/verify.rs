@@ -99,6 +99,15 @@ impl<'a> Validation<'a> {
                 (chain, root)
             }
         };
+        // The TLS PKI is never an identity PKI: a TLS root (or any CA whose
+        // extendedKeyUsage allows serverAuth) anywhere above the leaf ends it,
+        // before any other check could give a less telling reason.
+        if anchor.is_tls_ca() {
+            return Err(self.reject(path.len(), anchor, Rejection::TlsCa));
+        }
+        if let Some(i) = (1..path.len()).find(|&i| path[i].is_tls_ca()) {
+            return Err(self.reject(i, &path[i], Rejection::TlsCa));
+        }
         if path.is_empty() {
             return Err(self.reject(
                 0,

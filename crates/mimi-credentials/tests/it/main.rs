@@ -1,7 +1,9 @@
 //! Tests of mimi-credentials through its public API.
 
+mod csr;
 mod mimi_rules;
 mod openssl;
 mod pki;
 mod profiles;
+mod tls;
 mod tnauthlist;

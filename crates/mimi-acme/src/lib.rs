@@ -1,0 +1,51 @@
+//! An ACME server (RFC 8555) for MIMI identity authorities, split the way
+//! Boulder is: the web front end ([`wfe`]) authenticates requests and is the
+//! only place that speaks HTTP and problem documents; the registration
+//! authority ([`ra`]) runs the state machine; the validation authority
+//! ([`va`]) proves control of identifiers; the CA side ([`ca`]) issues through
+//! `mimi-credentials`; the storage authority ([`sa`]) holds all state.
+//!
+//! Profiles (draft-ietf-acme-profiles): `tls-server` (TLS server
+//! certificates from the TLS root, `dns` + `http-01`) and `domain-ca` (a
+//! provider's name-constrained domain CA from the identity root, for accounts
+//! with external account binding). Departures from RFC 8555 are listed in
+//! docs/acme-divergences.md.
+
+use std::sync::Arc;
+
+pub mod ca;
+pub mod jws;
+pub mod nonce;
+pub mod objects;
+pub mod problem;
+pub mod ra;
+pub mod sa;
+pub mod va;
+pub mod wfe;
+
+pub use ca::{Issuers, Profile};
+pub use problem::{AcmeError, ErrorType, Problem};
+pub use sa::{AcmeStore, SqliteStore};
+pub use va::ResolverMap;
+
+/// Builds the ACME router for an authority reachable at `base`
+/// (`https://host:port`, no trailing slash).
+pub fn router<S: AcmeStore>(
+    store: S,
+    issuers: Issuers,
+    resolve: ResolverMap,
+    base: &str,
+) -> Result<axum::Router, AcmeError> {
+    let validator = va::Validator::new(resolve)?;
+    let ra = Arc::new(ra::Ra {
+        store,
+        issuers,
+        validator,
+    });
+    let wfe = Arc::new(wfe::Wfe {
+        ra,
+        nonces: nonce::NonceService::new(),
+        base: base.trim_end_matches('/').to_owned(),
+    });
+    Ok(wfe::router(wfe))
+}

@@ -1,0 +1,163 @@
+//! The JSON objects of RFC 8555 §7.1, as this server reads and writes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Problem;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Directory {
+    pub new_nonce: String,
+    pub new_account: String,
+    pub new_order: String,
+    pub revoke_cert: String,
+    pub key_change: String,
+    pub renewal_info: String,
+    pub meta: DirectoryMeta,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    pub external_account_required: bool,
+    /// draft-ietf-acme-profiles: profile name → description.
+    pub profiles: BTreeMap<String, String>,
+}
+
+/// An identifier of RFC 8555 §9.7.7 (`dns`) or RFC 9448 (`TNAuthList`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Ready,
+    Processing,
+    Valid,
+    Invalid,
+    Deactivated,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Ready => "ready",
+            Status::Processing => "processing",
+            Status::Valid => "valid",
+            Status::Invalid => "invalid",
+            Status::Deactivated => "deactivated",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "pending" => Status::Pending,
+            "ready" => Status::Ready,
+            "processing" => Status::Processing,
+            "valid" => Status::Valid,
+            "invalid" => Status::Invalid,
+            "deactivated" => Status::Deactivated,
+            "revoked" => Status::Revoked,
+            "expired" => Status::Expired,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountObject {
+    pub status: Status,
+    pub contact: Vec<String>,
+    pub orders: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderObject {
+    pub status: Status,
+    pub expires: String,
+    pub identifiers: Vec<Identifier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub authorizations: Vec<String>,
+    pub finalize: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationObject {
+    pub identifier: Identifier,
+    pub status: Status,
+    pub expires: String,
+    pub challenges: Vec<ChallengeObject>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeObject {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub url: String,
+    pub status: Status,
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validated: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+/// The payload of newAccount (RFC 8555 §7.3).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAccount {
+    #[serde(default)]
+    pub contact: Vec<String>,
+    #[serde(default)]
+    pub terms_of_service_agreed: Option<bool>,
+    #[serde(default)]
+    pub only_return_existing: Option<bool>,
+    #[serde(default)]
+    pub external_account_binding: Option<serde_json::Value>,
+}
+
+/// The payload of newOrder (RFC 8555 §7.4, draft-ietf-acme-profiles).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewOrder {
+    pub identifiers: Vec<Identifier>,
+    #[serde(default)]
+    pub not_before: Option<String>,
+    #[serde(default)]
+    pub not_after: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// ARI (RFC 9773): the certificate this order replaces.
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// The payload of finalize (RFC 8555 §7.4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finalize {
+    pub csr: String,
+}

@@ -1,0 +1,583 @@
+//! The storage authority (Boulder's SA): every read and write of ACME state
+//! goes through [`AcmeStore`]. [`SqliteStore`] is the embedded default; the
+//! trait keeps SQL out of the rest of the crate so PostgreSQL can follow.
+
+use std::future::Future;
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::objects::{Identifier, Status};
+use crate::problem::Problem;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the external account binding key {0} is unknown or already used")]
+    EabUnavailable(String),
+    #[error("an account with this key already exists")]
+    DuplicateAccount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub jwk: serde_json::Value,
+    pub status: Status,
+    pub contact: Vec<String>,
+    pub eab_kid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub status: Status,
+    pub identifiers: Vec<Identifier>,
+    pub profile: String,
+    pub expires: i64,
+    pub error: Option<Problem>,
+    pub certificate_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthzRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub account_id: i64,
+    pub identifier: Identifier,
+    pub status: Status,
+    pub expires: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeRecord {
+    pub id: i64,
+    pub authz_id: i64,
+    pub type_: String,
+    pub token: String,
+    pub status: Status,
+    pub validated: Option<i64>,
+    pub error: Option<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub account_id: i64,
+    pub serial: String,
+    pub chain_pem: String,
+    pub not_after: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// What an order is created with: per identifier, its challenges (type, token).
+#[derive(Debug, Clone)]
+pub struct NewOrderRecord {
+    pub account_id: i64,
+    pub profile: String,
+    pub expires: i64,
+    pub authorizations: Vec<(Identifier, Vec<(String, String)>)>,
+}
+
+/// A certificate to store as an order's result.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub order_id: i64,
+    pub account_id: i64,
+    pub serial: String,
+    pub chain_pem: String,
+    pub not_after: i64,
+    pub issued_at: i64,
+}
+
+type R<T> = Result<T, StoreError>;
+
+/// All ACME state. Every method is one transaction: a request either changes
+/// what it should or nothing.
+pub trait AcmeStore: Send + Sync + 'static {
+    fn add_eab_key(&self, kid: &str, key: &[u8]) -> impl Future<Output = R<()>> + Send;
+    /// The key of an unused EAB kid.
+    fn unused_eab_key(&self, kid: &str) -> impl Future<Output = R<Option<Vec<u8>>>> + Send;
+    /// Creates an account; with `eab_kid`, atomically marks that key used.
+    fn create_account(
+        &self,
+        thumbprint: &str,
+        jwk: &serde_json::Value,
+        contact: &[String],
+        eab_kid: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = R<i64>> + Send;
+    fn account(&self, id: i64) -> impl Future<Output = R<Option<AccountRecord>>> + Send;
+    fn account_by_thumbprint(
+        &self,
+        thumbprint: &str,
+    ) -> impl Future<Output = R<Option<AccountRecord>>> + Send;
+    fn create_order(&self, order: &NewOrderRecord) -> impl Future<Output = R<i64>> + Send;
+    fn order(&self, id: i64) -> impl Future<Output = R<Option<OrderRecord>>> + Send;
+    fn authorizations_of_order(
+        &self,
+        order_id: i64,
+    ) -> impl Future<Output = R<Vec<AuthzRecord>>> + Send;
+    fn authorization(&self, id: i64) -> impl Future<Output = R<Option<AuthzRecord>>> + Send;
+    fn challenges_of(&self, authz_id: i64) -> impl Future<Output = R<Vec<ChallengeRecord>>> + Send;
+    fn challenge(&self, id: i64) -> impl Future<Output = R<Option<ChallengeRecord>>> + Send;
+    /// Moves a challenge from `from` to `to` if it is still in `from`;
+    /// returns whether it did (so that two requests cannot both start it).
+    fn transition_challenge(
+        &self,
+        id: i64,
+        from: Status,
+        to: Status,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Records a validation result: the challenge, its authorization and,
+    /// when that decides it, the order.
+    fn record_validation(
+        &self,
+        challenge_id: i64,
+        outcome: Result<i64, Problem>,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn transition_order(
+        &self,
+        id: i64,
+        from: Status,
+        to: Status,
+        error: Option<&Problem>,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Stores the certificate and makes its order valid.
+    fn store_certificate(&self, cert: &NewCertificate) -> impl Future<Output = R<i64>> + Send;
+    fn certificate(&self, id: i64) -> impl Future<Output = R<Option<CertificateRecord>>> + Send;
+}
+
+/// The embedded store: one SQLite file (WAL) or an in-memory database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// The schema, in order. Each runs once, in its own transaction, and is
+/// recorded in `schema_migrations` (a small runner of our own: sqlx's
+/// `migrate!` needs its `macros` feature, which builds sqlx twice).
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_acme.sql"))];
+
+async fn migrate(pool: &SqlitePool) -> R<()> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        .execute(pool)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query("SELECT 1 FROM schema_migrations WHERE version = ?")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_none() {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub async fn open(path: &Path) -> R<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        Self::connect(options, 4).await
+    }
+
+    /// A private in-memory database (tests).
+    pub async fn in_memory() -> R<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every connection to :memory: is its own database.
+        Self::connect(options, 1).await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max: u32) -> R<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The pool, for tests that assert on the database directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn status(s: &str) -> R<Status> {
+    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> R<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn opt_json<T: serde::de::DeserializeOwned>(s: Option<String>) -> R<Option<T>> {
+    s.map(|s| json(&s)).transpose()
+}
+
+fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+fn account_row(row: &sqlx::sqlite::SqliteRow) -> R<AccountRecord> {
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        jwk: json(&row.try_get::<String, _>("jwk")?)?,
+        status: status(&row.try_get::<String, _>("status")?)?,
+        contact: json(&row.try_get::<String, _>("contact")?)?,
+        eab_kid: row.try_get("eab_kid")?,
+    })
+}
+
+fn order_row(row: &sqlx::sqlite::SqliteRow) -> R<OrderRecord> {
+    Ok(OrderRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        status: status(&row.try_get::<String, _>("status")?)?,
+        identifiers: json(&row.try_get::<String, _>("identifiers")?)?,
+        profile: row.try_get("profile")?,
+        expires: row.try_get("expires")?,
+        error: opt_json(row.try_get("error")?)?,
+        certificate_id: row.try_get("certificate_id")?,
+    })
+}
+
+fn authz_row(row: &sqlx::sqlite::SqliteRow) -> R<AuthzRecord> {
+    Ok(AuthzRecord {
+        id: row.try_get("id")?,
+        order_id: row.try_get("order_id")?,
+        account_id: row.try_get("account_id")?,
+        identifier: Identifier {
+            type_: row.try_get("identifier_type")?,
+            value: row.try_get("identifier_value")?,
+        },
+        status: status(&row.try_get::<String, _>("status")?)?,
+        expires: row.try_get("expires")?,
+    })
+}
+
+fn challenge_row(row: &sqlx::sqlite::SqliteRow) -> R<ChallengeRecord> {
+    Ok(ChallengeRecord {
+        id: row.try_get("id")?,
+        authz_id: row.try_get("authz_id")?,
+        type_: row.try_get("type")?,
+        token: row.try_get("token")?,
+        status: status(&row.try_get::<String, _>("status")?)?,
+        validated: row.try_get("validated")?,
+        error: opt_json(row.try_get("error")?)?,
+    })
+}
+
+impl AcmeStore for SqliteStore {
+    async fn add_eab_key(&self, kid: &str, key: &[u8]) -> R<()> {
+        sqlx::query("INSERT INTO eab_keys (kid, hmac_key) VALUES (?, ?)")
+            .bind(kid)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unused_eab_key(&self, kid: &str) -> R<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT hmac_key FROM eab_keys WHERE kid = ? AND account_id IS NULL")
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("hmac_key")).transpose()?)
+    }
+
+    async fn create_account(
+        &self,
+        thumbprint: &str,
+        jwk: &serde_json::Value,
+        contact: &[String],
+        eab_kid: Option<&str>,
+        now: i64,
+    ) -> R<i64> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (key_thumbprint, jwk, status, contact, eab_kid, created_at)
+             VALUES (?, ?, 'valid', ?, ?, ?)",
+        )
+        .bind(thumbprint)
+        .bind(to_json(jwk))
+        .bind(to_json(&contact))
+        .bind(eab_kid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(done) => done.last_insert_rowid(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::DuplicateAccount);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(kid) = eab_kid {
+            let bound = sqlx::query(
+                "UPDATE eab_keys SET account_id = ? WHERE kid = ? AND account_id IS NULL",
+            )
+            .bind(id)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+            if bound.rows_affected() != 1 {
+                // Dropping the transaction rolls the account back too.
+                return Err(StoreError::EabUnavailable(kid.to_owned()));
+            }
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn account(&self, id: i64) -> R<Option<AccountRecord>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn account_by_thumbprint(&self, thumbprint: &str) -> R<Option<AccountRecord>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE key_thumbprint = ?")
+            .bind(thumbprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn create_order(&self, order: &NewOrderRecord) -> R<i64> {
+        let identifiers: Vec<&Identifier> = order.authorizations.iter().map(|(i, _)| i).collect();
+        let mut tx = self.pool.begin().await?;
+        let order_id = sqlx::query(
+            "INSERT INTO orders (account_id, status, identifiers, profile, expires)
+             VALUES (?, 'pending', ?, ?, ?)",
+        )
+        .bind(order.account_id)
+        .bind(to_json(&identifiers))
+        .bind(&order.profile)
+        .bind(order.expires)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        for (identifier, challenges) in &order.authorizations {
+            let authz_id = sqlx::query(
+                "INSERT INTO authorizations
+                 (order_id, account_id, identifier_type, identifier_value, status, expires)
+                 VALUES (?, ?, ?, ?, 'pending', ?)",
+            )
+            .bind(order_id)
+            .bind(order.account_id)
+            .bind(&identifier.type_)
+            .bind(&identifier.value)
+            .bind(order.expires)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
+            for (type_, token) in challenges {
+                sqlx::query(
+                    "INSERT INTO challenges (authz_id, type, token, status) VALUES (?, ?, ?, 'pending')",
+                )
+                .bind(authz_id)
+                .bind(type_)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(order_id)
+    }
+
+    async fn order(&self, id: i64) -> R<Option<OrderRecord>> {
+        let row = sqlx::query("SELECT * FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(order_row).transpose()
+    }
+
+    async fn authorizations_of_order(&self, order_id: i64) -> R<Vec<AuthzRecord>> {
+        let rows = sqlx::query("SELECT * FROM authorizations WHERE order_id = ? ORDER BY id")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(authz_row).collect()
+    }
+
+    async fn authorization(&self, id: i64) -> R<Option<AuthzRecord>> {
+        let row = sqlx::query("SELECT * FROM authorizations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(authz_row).transpose()
+    }
+
+    async fn challenges_of(&self, authz_id: i64) -> R<Vec<ChallengeRecord>> {
+        let rows = sqlx::query("SELECT * FROM challenges WHERE authz_id = ? ORDER BY id")
+            .bind(authz_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(challenge_row).collect()
+    }
+
+    async fn challenge(&self, id: i64) -> R<Option<ChallengeRecord>> {
+        let row = sqlx::query("SELECT * FROM challenges WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(challenge_row).transpose()
+    }
+
+    async fn transition_challenge(&self, id: i64, from: Status, to: Status) -> R<bool> {
+        let done = sqlx::query("UPDATE challenges SET status = ? WHERE id = ? AND status = ?")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_validation(&self, challenge_id: i64, outcome: Result<i64, Problem>) -> R<()> {
+        let mut tx = self.pool.begin().await?;
+        let authz_id: i64 = sqlx::query("SELECT authz_id FROM challenges WHERE id = ?")
+            .bind(challenge_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("authz_id")?;
+        let order_id: i64 = sqlx::query("SELECT order_id FROM authorizations WHERE id = ?")
+            .bind(authz_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("order_id")?;
+        match &outcome {
+            Ok(validated) => {
+                sqlx::query("UPDATE challenges SET status = 'valid', validated = ? WHERE id = ?")
+                    .bind(validated)
+                    .bind(challenge_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE authorizations SET status = 'valid' WHERE id = ?")
+                    .bind(authz_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // The order is ready once none of its authorizations is left
+                // that is not valid.
+                sqlx::query(
+                    "UPDATE orders SET status = 'ready' WHERE id = ? AND status = 'pending'
+                     AND NOT EXISTS (SELECT 1 FROM authorizations
+                                     WHERE order_id = ? AND status != 'valid')",
+                )
+                .bind(order_id)
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(problem) => {
+                let error = to_json(problem);
+                sqlx::query("UPDATE challenges SET status = 'invalid', error = ? WHERE id = ?")
+                    .bind(&error)
+                    .bind(challenge_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE authorizations SET status = 'invalid' WHERE id = ?")
+                    .bind(authz_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'pending'",
+                )
+                .bind(&error)
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn transition_order(
+        &self,
+        id: i64,
+        from: Status,
+        to: Status,
+        error: Option<&Problem>,
+    ) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = ?, error = COALESCE(?, error) WHERE id = ? AND status = ?",
+        )
+        .bind(to.as_str())
+        .bind(error.map(to_json))
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn store_certificate(&self, cert: &NewCertificate) -> R<i64> {
+        let mut tx = self.pool.begin().await?;
+        let id = sqlx::query(
+            "INSERT INTO certificates (order_id, account_id, serial, chain_pem, not_after, issued_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(cert.order_id)
+        .bind(cert.account_id)
+        .bind(&cert.serial)
+        .bind(&cert.chain_pem)
+        .bind(cert.not_after)
+        .bind(cert.issued_at)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        sqlx::query(
+            "UPDATE orders SET status = 'valid', certificate_id = ? WHERE id = ? AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(cert.order_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn certificate(&self, id: i64) -> R<Option<CertificateRecord>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(CertificateRecord {
+                id: r.try_get("id")?,
+                order_id: r.try_get("order_id")?,
+                account_id: r.try_get("account_id")?,
+                serial: r.try_get("serial")?,
+                chain_pem: r.try_get("chain_pem")?,
+                not_after: r.try_get("not_after")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+}

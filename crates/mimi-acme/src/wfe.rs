@@ -1,0 +1,600 @@
+//! The web front end (Boulder's WFE): HTTP routes, JWS authentication
+//! (RFC 8555 §6.2-6.5), response headers, and the one place where errors
+//! become RFC 7807 problem documents.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::ca::Profile;
+use crate::jws::{self, Jwk, Jws, KeyRef};
+use crate::nonce::NonceService;
+use crate::objects::{
+    AccountObject, AuthorizationObject, ChallengeObject, Directory, DirectoryMeta, Finalize,
+    NewAccount, NewOrder, OrderObject, Status,
+};
+use crate::problem::{AcmeError, ErrorType};
+use crate::ra::Ra;
+use crate::sa::{AccountRecord, AcmeStore, AuthzRecord, ChallengeRecord, OrderRecord};
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+const JOSE_JSON: &str = "application/jose+json";
+
+/// The front end's state: the RA, the nonces and the public base URL.
+pub struct Wfe<S> {
+    pub ra: Arc<Ra<S>>,
+    pub nonces: NonceService,
+    /// `https://host:port`, without a trailing slash: every URL the server
+    /// hands out, and every JWS `url` it accepts, starts with it.
+    pub base: String,
+}
+
+impl<S> std::fmt::Debug for Wfe<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wfe")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ACME routes, all under `/acme/`.
+pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
+    Router::new()
+        .route("/acme/directory", get(directory::<S>))
+        .route(
+            "/acme/new-nonce",
+            get(new_nonce_get::<S>).head(new_nonce_head::<S>),
+        )
+        .route("/acme/new-account", post(new_account::<S>))
+        .route("/acme/new-order", post(new_order::<S>))
+        .route("/acme/acct/{id}", post(account::<S>))
+        .route("/acme/order/{id}", post(order::<S>))
+        .route("/acme/authz/{id}", post(authz::<S>))
+        .route("/acme/chall/{id}", post(challenge::<S>))
+        .route("/acme/finalize/{id}", post(finalize::<S>))
+        .route("/acme/cert/{id}", post(certificate::<S>))
+        .route("/acme/revoke-cert", post(not_yet::<S>))
+        .route("/acme/key-change", post(not_yet::<S>))
+        .route("/acme/renewal-info/{id}", get(not_yet::<S>))
+        .with_state(wfe)
+}
+
+impl<S: AcmeStore> Wfe<S> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn account_url(&self, id: i64) -> String {
+        self.url(&format!("/acme/acct/{id}"))
+    }
+
+    /// A response with the headers every ACME response carries.
+    fn reply(&self, status: StatusCode, body: Body, content_type: &str) -> Response {
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, header_value(content_type));
+        headers.insert("replay-nonce", header_value(&self.nonces.issue()));
+        headers.insert(
+            header::LINK,
+            header_value(&format!("<{}>;rel=\"index\"", self.url("/acme/directory"))),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn json(
+        &self,
+        status: StatusCode,
+        value: &impl Serialize,
+        location: Option<String>,
+    ) -> Response {
+        let body = serde_json::to_vec(value).expect("ACME objects serialize");
+        let mut response = self.reply(status, Body::from(body), "application/json");
+        if let Some(location) = location {
+            response
+                .headers_mut()
+                .insert(header::LOCATION, header_value(&location));
+        }
+        response
+    }
+
+    fn problem(&self, e: &AcmeError) -> Response {
+        let problem = e.problem();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::to_vec(&problem).expect("problems serialize");
+        let mut response = self.reply(status, Body::from(body), "application/problem+json");
+        if let Some(secs) = e.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header_value(&secs.to_string()));
+        }
+        response
+    }
+
+    /// Checks the envelope of a POST (RFC 8555 §6.2-6.5): content type, JWS
+    /// shape and algorithm, `url` equal to the request URL, a fresh nonce.
+    /// The signature is checked by the caller, once it knows the key.
+    fn open_envelope(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Jws, AcmeError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if content_type != JOSE_JSON {
+            return Err(AcmeError::malformed(format!(
+                "Content-Type must be {JOSE_JSON}, not {content_type:?}"
+            )));
+        }
+        let jws = jws::parse(body).map_err(jws_error)?;
+        if jws.protected.alg == jws::Alg::Hs256 {
+            return Err(AcmeError::new(
+                ErrorType::BadSignatureAlgorithm,
+                "requests are signed with ES256, EdDSA or RS256; HS256 is only for external account binding",
+            ));
+        }
+        let expected_url = self.url(path);
+        if jws.protected.url != expected_url {
+            return Err(AcmeError::unauthorized(format!(
+                "the JWS url {:?} is not this request's URL {expected_url:?}",
+                jws.protected.url
+            )));
+        }
+        match &jws.protected.nonce {
+            Some(nonce) if self.nonces.redeem(nonce) => Ok(jws),
+            Some(_) => Err(AcmeError::new(
+                ErrorType::BadNonce,
+                "the nonce is unknown, used or expired; retry with the Replay-Nonce of this response",
+            )),
+            None => Err(AcmeError::new(
+                ErrorType::BadNonce,
+                "the JWS carries no nonce",
+            )),
+        }
+    }
+
+    /// Authenticates a request signed by a key that carries itself as `jwk`
+    /// (newAccount).
+    fn authenticate_new_key(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(Jws, Jwk), AcmeError> {
+        let jws = self.open_envelope(headers, path, body)?;
+        let KeyRef::Jwk(jwk) = &jws.protected.key else {
+            return Err(AcmeError::malformed(
+                "this request must carry the key as jwk, not kid",
+            ));
+        };
+        let jwk = jwk.clone();
+        jws.verify(&jwk).map_err(jws_error)?;
+        Ok((jws, jwk))
+    }
+
+    /// Authenticates a request from an existing account (`kid`).
+    async fn authenticate_account(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(Jws, AccountRecord, Jwk), AcmeError> {
+        let jws = self.open_envelope(headers, path, body)?;
+        let KeyRef::Kid(kid) = &jws.protected.key else {
+            return Err(AcmeError::malformed(
+                "this request must name the account with kid, not carry a jwk",
+            ));
+        };
+        let account = self.account_of_kid(kid).await?;
+        let jwk = Jwk::from_json(&account.jwk)
+            .map_err(|e| AcmeError::internal("a stored account key is unreadable", e))?;
+        jws.verify(&jwk).map_err(jws_error)?;
+        Ok((jws, account, jwk))
+    }
+
+    async fn account_of_kid(&self, kid: &str) -> Result<AccountRecord, AcmeError> {
+        let prefix = self.url("/acme/acct/");
+        let id = kid
+            .strip_prefix(&prefix)
+            .and_then(|id| id.parse::<i64>().ok())
+            .ok_or_else(|| {
+                AcmeError::new(
+                    ErrorType::AccountDoesNotExist,
+                    format!("kid {kid:?} is not an account URL of this server"),
+                )
+            })?;
+        let account = self.ra.account(id).await?;
+        if account.status != Status::Valid {
+            return Err(AcmeError::unauthorized(format!(
+                "the account is {}",
+                account.status.as_str()
+            )));
+        }
+        Ok(account)
+    }
+
+    fn account_object(&self, account: &AccountRecord) -> AccountObject {
+        AccountObject {
+            status: account.status,
+            contact: account.contact.clone(),
+            orders: self.url(&format!("/acme/acct/{}/orders", account.id)),
+        }
+    }
+
+    fn order_object(&self, order: &OrderRecord, authzs: &[AuthzRecord]) -> OrderObject {
+        OrderObject {
+            status: order.status,
+            expires: rfc3339(order.expires),
+            identifiers: order.identifiers.clone(),
+            profile: Some(order.profile.clone()),
+            authorizations: authzs
+                .iter()
+                .map(|a| self.url(&format!("/acme/authz/{}", a.id)))
+                .collect(),
+            finalize: self.url(&format!("/acme/finalize/{}", order.id)),
+            certificate: order
+                .certificate_id
+                .map(|id| self.url(&format!("/acme/cert/{id}"))),
+            error: order.error.clone(),
+        }
+    }
+
+    fn challenge_object(&self, c: &ChallengeRecord) -> ChallengeObject {
+        ChallengeObject {
+            type_: c.type_.clone(),
+            url: self.url(&format!("/acme/chall/{}", c.id)),
+            status: c.status,
+            token: c.token.clone(),
+            validated: c.validated.map(rfc3339),
+            error: c.error.clone(),
+        }
+    }
+
+    fn authz_object(&self, a: &AuthzRecord, challenges: &[ChallengeRecord]) -> AuthorizationObject {
+        AuthorizationObject {
+            identifier: a.identifier.clone(),
+            status: a.status,
+            expires: rfc3339(a.expires),
+            challenges: challenges
+                .iter()
+                .map(|c| self.challenge_object(c))
+                .collect(),
+        }
+    }
+
+    async fn order_response(
+        &self,
+        status: StatusCode,
+        order: &OrderRecord,
+    ) -> Result<Response, AcmeError> {
+        let authzs = self.ra.authorizations(order).await?;
+        let location = self.url(&format!("/acme/order/{}", order.id));
+        Ok(self.json(status, &self.order_object(order, &authzs), Some(location)))
+    }
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).expect("our header values are visible ASCII")
+}
+
+fn jws_error(e: jws::JwsError) -> AcmeError {
+    match e {
+        jws::JwsError::UnsupportedAlg(_) => {
+            AcmeError::new(ErrorType::BadSignatureAlgorithm, e.to_string())
+        }
+        jws::JwsError::BadKey(_) | jws::JwsError::KeyTooSmall(_) => {
+            AcmeError::new(ErrorType::BadPublicKey, e.to_string())
+        }
+        jws::JwsError::BadSignature | jws::JwsError::AlgKeyMismatch => {
+            AcmeError::unauthorized(e.to_string())
+        }
+        _ => AcmeError::malformed(e.to_string()),
+    }
+}
+
+/// RFC 3339 UTC time from Unix seconds.
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn id_of(raw: &str) -> Result<i64, AcmeError> {
+    raw.parse()
+        .map_err(|_| AcmeError::malformed(format!("{raw:?} is not an object id")))
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes.
+async fn read_body(body: Body) -> Result<Bytes, AcmeError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| AcmeError::malformed(format!("the request body is over {MAX_BODY} bytes")))
+}
+
+type St<S> = State<Arc<Wfe<S>>>;
+
+/// Runs a handler body and turns its error into a problem document.
+fn answer<S: AcmeStore>(wfe: &Wfe<S>, result: Result<Response, AcmeError>) -> Response {
+    result.unwrap_or_else(|e| wfe.problem(&e))
+}
+
+async fn directory<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    let profiles: BTreeMap<String, String> = Profile::ALL
+        .iter()
+        .map(|p| (p.name().to_owned(), p.description().to_owned()))
+        .collect();
+    let directory = Directory {
+        new_nonce: wfe.url("/acme/new-nonce"),
+        new_account: wfe.url("/acme/new-account"),
+        new_order: wfe.url("/acme/new-order"),
+        revoke_cert: wfe.url("/acme/revoke-cert"),
+        key_change: wfe.url("/acme/key-change"),
+        renewal_info: wfe.url("/acme/renewal-info"),
+        meta: DirectoryMeta {
+            website: None,
+            external_account_required: false,
+            profiles,
+        },
+    };
+    let body = serde_json::to_vec(&directory).expect("directory serializes");
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn new_nonce_head<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    wfe.reply(StatusCode::OK, Body::empty(), "text/plain")
+}
+
+async fn new_nonce_get<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    wfe.reply(StatusCode::NO_CONTENT, Body::empty(), "text/plain")
+}
+
+async fn new_account<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let path = "/acme/new-account";
+        let (jws, jwk) = wfe.authenticate_new_key(&headers, path, &body)?;
+        let request: NewAccount = if jws.payload.is_empty() {
+            NewAccount::default()
+        } else {
+            jws.payload_json().map_err(jws_error)?
+        };
+        let (account, created) = wfe.ra.new_account(&jwk, request, &wfe.url(path)).await?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok(wfe.json(
+            status,
+            &wfe.account_object(&account),
+            Some(wfe.account_url(account.id)),
+        ))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn account<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let path = format!("/acme/acct/{id}");
+        let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
+        if id_of(&id)? != account.id {
+            return Err(AcmeError::unauthorized(
+                "a request may only read its own account",
+            ));
+        }
+        if !jws.is_post_as_get() {
+            return Err(AcmeError::malformed(
+                "account updates (contact, deactivation) are not supported yet; send POST-as-GET",
+            ));
+        }
+        Ok(wfe.json(
+            StatusCode::OK,
+            &wfe.account_object(&account),
+            Some(wfe.account_url(account.id)),
+        ))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn new_order<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let (jws, account, _) = wfe
+            .authenticate_account(&headers, "/acme/new-order", &body)
+            .await?;
+        let request: NewOrder = jws.payload_json().map_err(jws_error)?;
+        let order = wfe.ra.new_order(&account, request).await?;
+        wfe.order_response(StatusCode::CREATED, &order).await
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn order<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let (jws, account, _) = wfe
+            .authenticate_account(&headers, &format!("/acme/order/{id}"), &body)
+            .await?;
+        require_post_as_get(&jws)?;
+        let order = wfe.ra.order_for(&account, id_of(&id)?).await?;
+        wfe.order_response(StatusCode::OK, &order).await
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn authz<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let (jws, account, _) = wfe
+            .authenticate_account(&headers, &format!("/acme/authz/{id}"), &body)
+            .await?;
+        require_post_as_get(&jws)?;
+        let authz = wfe.ra.authz_for(&account, id_of(&id)?).await?;
+        let challenges = wfe.ra.challenges(&authz).await?;
+        Ok(wfe.json(StatusCode::OK, &wfe.authz_object(&authz, &challenges), None))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn challenge<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let path = format!("/acme/chall/{id}");
+        let (jws, account, jwk) = wfe.authenticate_account(&headers, &path, &body).await?;
+        let id = id_of(&id)?;
+        let (challenge, authz) = if jws.is_post_as_get() {
+            wfe.ra.challenge_for(&account, id).await?
+        } else {
+            // http-01 takes an empty object as the "ready" signal.
+            let payload: serde_json::Value = jws.payload_json().map_err(jws_error)?;
+            if payload != serde_json::json!({}) {
+                return Err(AcmeError::malformed(
+                    "an http-01 response is the empty object {}",
+                ));
+            }
+            wfe.ra.respond_to_challenge(&account, &jwk, id).await?
+        };
+        let mut response = wfe.json(StatusCode::OK, &wfe.challenge_object(&challenge), None);
+        let up = format!(
+            "<{}>;rel=\"up\"",
+            wfe.url(&format!("/acme/authz/{}", authz.id))
+        );
+        response
+            .headers_mut()
+            .append(header::LINK, header_value(&up));
+        Ok(response)
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn finalize<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let path = format!("/acme/finalize/{id}");
+        let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
+        let request: Finalize = jws.payload_json().map_err(jws_error)?;
+        let order = wfe.ra.finalize(&account, id_of(&id)?, &request.csr).await?;
+        wfe.order_response(StatusCode::OK, &order).await
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+async fn certificate<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let (jws, account, _) = wfe
+            .authenticate_account(&headers, &format!("/acme/cert/{id}"), &body)
+            .await?;
+        require_post_as_get(&jws)?;
+        let cert = wfe.ra.certificate_for(&account, id_of(&id)?).await?;
+        Ok(wfe.reply(
+            StatusCode::OK,
+            Body::from(cert.chain_pem),
+            "application/pem-certificate-chain",
+        ))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+/// Endpoints the directory names but this server does not serve yet.
+async fn not_yet<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    let e = AcmeError::malformed("this endpoint is not supported by this server yet");
+    let mut response = wfe.problem(&e);
+    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
+    response
+}
+
+fn require_post_as_get(jws: &Jws) -> Result<(), AcmeError> {
+    if jws.is_post_as_get() {
+        Ok(())
+    } else {
+        Err(AcmeError::malformed(
+            "this resource is read with POST-as-GET (an empty payload)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_known_answers() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_564_800), "2026-11-25T00:00:00Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}
