@@ -3,15 +3,18 @@
 //! at most 24 hours, relayed by untrusted providers. A verifier takes CRLs from
 //! anywhere and trusts them only after checking signature and freshness.
 
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use der::{Decode, Encode};
 use x509_cert::crl::CertificateList;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::cert::{pem_blocks, to_pem};
 use crate::error::CertificateError;
 
-/// Largest CRL we parse: room for about 100,000 revoked serials.
+/// Largest CRL we parse: about 35 bytes per revoked serial, so room for
+/// some 240,000 (BENCHMARKS.md).
 pub const MAX_CRL_LEN: usize = 8 * 1024 * 1024;
 
 /// A parsed CRL. Nothing in it is trusted until [`crate::verify`] checks it
@@ -21,6 +24,10 @@ pub struct Crl {
     der: Vec<u8>,
     tbs_der: Vec<u8>,
     pub(crate) inner: CertificateList,
+    /// The revoked serials, sorted, for binary search.
+    serials: Vec<Vec<u8>>,
+    /// The issuer key (SPKI DER) this CRL's signature verified under.
+    verified_under: OnceLock<Vec<u8>>,
 }
 
 impl Crl {
@@ -37,10 +44,20 @@ impl Crl {
             .tbs_cert_list
             .to_der()
             .map_err(|e| CertificateError::MalformedCrl(e.to_string()))?;
+        let mut serials: Vec<Vec<u8>> = inner
+            .tbs_cert_list
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .map(|r| r.serial_number.as_bytes().to_vec())
+            .collect();
+        serials.sort_unstable();
         Ok(Crl {
             der: der.to_vec(),
             tbs_der,
             inner,
+            serials,
+            verified_under: OnceLock::new(),
         })
     }
 
@@ -91,11 +108,22 @@ impl Crl {
 
     /// Whether `serial` (as encoded in a certificate) is listed.
     pub fn lists(&self, serial: &[u8]) -> bool {
-        self.inner
-            .tbs_cert_list
-            .revoked_certificates
-            .iter()
-            .flatten()
-            .any(|r| r.serial_number.as_bytes() == serial)
+        self.serials
+            .binary_search_by(|s| s.as_slice().cmp(serial))
+            .is_ok()
+    }
+
+    /// Whether the signature was already found to verify under `key`.
+    pub(crate) fn verified_under(&self, key: &SubjectPublicKeyInfoOwned) -> bool {
+        let Some(known) = self.verified_under.get() else {
+            return false;
+        };
+        key.to_der().is_ok_and(|der| *known == der)
+    }
+
+    pub(crate) fn remember_verified(&self, key: &SubjectPublicKeyInfoOwned) {
+        if let Ok(der) = key.to_der() {
+            let _ = self.verified_under.set(der);
+        }
     }
 }

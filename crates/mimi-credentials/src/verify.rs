@@ -88,14 +88,10 @@ impl<'a> Validation<'a> {
         let (path, anchor) = match roots.roots.iter().find(|r| r.der() == last.der()) {
             Some(root) => (&chain[..chain.len() - 1], root),
             None => {
-                let root = roots
-                    .roots
-                    .iter()
-                    .find(|r| r.subject() == last.issuer() && self.signed_by(last, r).is_ok())
-                    .ok_or_else(|| {
-                        let issuer = last.issuer().to_string();
-                        self.reject(chain.len() - 1, last, Rejection::UntrustedRoot { issuer })
-                    })?;
+                let root = self.find_anchor(&roots.roots, last).ok_or_else(|| {
+                    let issuer = last.issuer().to_string();
+                    self.reject(chain.len() - 1, last, Rejection::UntrustedRoot { issuer })
+                })?;
                 (chain, root)
             }
         };
@@ -153,6 +149,25 @@ impl<'a> Validation<'a> {
             self.check_name_constraints(j, ca, &path[..j])?;
         }
         self.leaf_identity(path, anchor)
+    }
+
+    /// The trusted root that issued `top`: same name and key identifier. The
+    /// signature is checked once, with the rest of the path; only roots
+    /// without key identifiers need it here to be told apart.
+    fn find_anchor<'r>(
+        &self,
+        roots: &'r [Certificate],
+        top: &Certificate,
+    ) -> Option<&'r Certificate> {
+        roots
+            .iter()
+            .filter(|r| r.subject() == top.issuer())
+            .find(
+                |r| match (&top.ext.authority_key_id, &r.ext.subject_key_id) {
+                    (Some(aki), Some(ski)) => aki == ski,
+                    _ => self.signed_by(top, r).is_ok(),
+                },
+            )
     }
 
     /// Signature, issuer name and key identifier of `cert` against `issuer`.
@@ -321,18 +336,24 @@ impl<'a> Validation<'a> {
         if crl.inner.signature_algorithm != crl.inner.tbs_cert_list.signature {
             return Err("its two signature algorithm fields differ".into());
         }
-        let sig = crl
-            .inner
-            .signature
-            .as_bytes()
-            .ok_or_else(|| "its signature is not a whole number of bytes".to_string())?;
-        key::verify(
-            &issuer.inner.tbs_certificate.subject_public_key_info,
-            &crl.inner.signature_algorithm.oid,
-            crl.tbs_der(),
-            sig,
-        )
-        .map_err(|_| "its signature does not verify under the issuer's key".to_string())?;
+        let issuer_key = &issuer.inner.tbs_certificate.subject_public_key_info;
+        // A large CRL is costly to hash; once it verified under a key, it
+        // always will (its bytes never change), so checking again is skipped.
+        if !crl.verified_under(issuer_key) {
+            let sig = crl
+                .inner
+                .signature
+                .as_bytes()
+                .ok_or_else(|| "its signature is not a whole number of bytes".to_string())?;
+            key::verify(
+                issuer_key,
+                &crl.inner.signature_algorithm.oid,
+                crl.tbs_der(),
+                sig,
+            )
+            .map_err(|_| "its signature does not verify under the issuer's key".to_string())?;
+            crl.remember_verified(issuer_key);
+        }
         let now = unix(self.time);
         let this_update = crl.inner.tbs_cert_list.this_update.to_unix_duration();
         let Some(next_update) = crl
