@@ -294,6 +294,10 @@ fn main() {
 
     println!("verify_chain (root left out, fresh CRLs of root and domain CA) vs raw aws-lc-rs");
     println!(
+        "(raw = every signature of a cold check; verify_chain checks a Crl's signature once and \
+         remembers it, so in this steady state it verifies only the certificate signatures)"
+    );
+    println!(
         "{:<12} {:<12} {:>5} {:>14} {:>10} {:>10} {:>9}",
         "scheme", "chain", "sigs", "verify/s", "ours µs", "raw µs", "ours/raw"
     );
