@@ -112,6 +112,10 @@ pub enum Alg {
     Hs256,
 }
 
+/// The algorithms a request (as opposed to an external account binding) may
+/// be signed with, as listed in badSignatureAlgorithm problems.
+pub const REQUEST_ALGS: [Alg; 3] = [Alg::Es256, Alg::EdDsa, Alg::Rs256];
+
 impl Alg {
     /// The "alg" header value naming this algorithm.
     pub fn as_str(self) -> &'static str {

@@ -19,28 +19,35 @@ pub mod nonce;
 pub mod objects;
 pub mod problem;
 pub mod ra;
+pub mod ratelimit;
 pub mod sa;
+pub mod sms;
 pub mod va;
 pub mod wfe;
 
 pub use ca::{Issuers, Profile};
 pub use problem::{AcmeError, ErrorType, Problem};
+pub use ratelimit::{Limit, Limits};
 pub use sa::{AcmeStore, SqliteStore};
 pub use va::ResolverMap;
 
 /// Builds the ACME router for an authority reachable at `base`
-/// (`https://host:port`, no trailing slash).
+/// (`https://host:port`, no trailing slash), with the rate limits `limits`
+/// (`Limits::default()` for the usual ones).
 pub fn router<S: AcmeStore>(
     store: S,
     issuers: Issuers,
     resolve: ResolverMap,
     base: &str,
+    limits: Limits,
 ) -> Result<axum::Router, AcmeError> {
     let validator = va::Validator::new(resolve)?;
     let ra = Arc::new(ra::Ra {
         store,
         issuers,
         validator,
+        buckets: ratelimit::TokenBuckets::new(limits.max_tracked_keys),
+        limits,
     });
     let wfe = Arc::new(wfe::Wfe {
         ra,

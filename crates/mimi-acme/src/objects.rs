@@ -125,9 +125,13 @@ pub struct ChallengeObject {
     pub error: Option<Problem>,
 }
 
+// The request payloads below ignore members they do not know: RFC 8555 §7.3
+// says the server MUST ignore fields it does not recognize, so that clients
+// can detect unsupported extensions (they are not reflected back).
+
 /// The payload of newAccount (RFC 8555 §7.3).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NewAccount {
     #[serde(default)]
     pub contact: Vec<String>,
@@ -141,7 +145,7 @@ pub struct NewAccount {
 
 /// The payload of newOrder (RFC 8555 §7.4, draft-ietf-acme-profiles).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NewOrder {
     pub identifiers: Vec<Identifier>,
     #[serde(default)]
@@ -157,7 +161,6 @@ pub struct NewOrder {
 
 /// The payload of finalize (RFC 8555 §7.4).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Finalize {
     pub csr: String,
 }

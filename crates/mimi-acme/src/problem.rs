@@ -25,6 +25,7 @@ pub enum ErrorType {
     RejectedIdentifier,
     ServerInternal,
     Unauthorized,
+    UnsupportedContact,
     UnsupportedIdentifier,
 }
 
@@ -49,18 +50,22 @@ impl ErrorType {
             ErrorType::RejectedIdentifier => "rejectedIdentifier",
             ErrorType::ServerInternal => "serverInternal",
             ErrorType::Unauthorized => "unauthorized",
+            ErrorType::UnsupportedContact => "unsupportedContact",
             ErrorType::UnsupportedIdentifier => "unsupportedIdentifier",
         };
         format!("urn:ietf:params:acme:error:{name}")
     }
 
-    /// The HTTP status that goes with the error type.
+    /// The HTTP status that usually goes with the error type (Boulder's
+    /// choices where RFC 8555 names none); [`AcmeError::with_status`] overrides
+    /// it where the RFC asks for another.
     pub fn status(self) -> u16 {
         match self {
-            ErrorType::AccountDoesNotExist | ErrorType::Unauthorized => 403,
+            ErrorType::Unauthorized
+            | ErrorType::OrderNotReady
+            | ErrorType::ExternalAccountRequired => 403,
             ErrorType::RateLimited => 429,
             ErrorType::ServerInternal => 500,
-            ErrorType::OrderNotReady => 403,
             _ => 400,
         }
     }
@@ -74,6 +79,11 @@ pub struct AcmeError {
     pub detail: String,
     /// Seconds a rate-limited client should wait (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// The HTTP status, where it is not the type's usual one
+    /// ([`ErrorType::status`]): RFC 8555 asks for 415 on a wrong
+    /// Content-Type and 401 for a deactivated account, and HTTP for 404 when
+    /// an object does not exist.
+    pub status: Option<u16>,
 }
 
 impl AcmeError {
@@ -82,6 +92,29 @@ impl AcmeError {
             kind,
             detail: detail.into(),
             retry_after: None,
+            status: None,
+        }
+    }
+
+    /// The same error, answered with HTTP status `status`.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// An object that does not exist, or not for this account: `malformed`
+    /// with 404, as Boulder answers. Someone else's object gets the same
+    /// answer as a missing one, so that ids cannot be probed.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        AcmeError::malformed(detail).with_status(404)
+    }
+
+    /// A request over a rate limit (RFC 8555 §6.6): `rateLimited`, 429, and
+    /// `Retry-After: retry_after_secs`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        AcmeError {
+            retry_after: Some(retry_after_secs),
+            ..AcmeError::new(ErrorType::RateLimited, detail)
         }
     }
 
@@ -104,10 +137,19 @@ impl AcmeError {
     }
 
     pub fn problem(&self) -> Problem {
+        // RFC 8555 §6.2: a badSignatureAlgorithm problem MUST list the
+        // algorithms the server accepts.
+        let algorithms = (self.kind == ErrorType::BadSignatureAlgorithm).then(|| {
+            crate::jws::REQUEST_ALGS
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect()
+        });
         Problem {
             type_: self.kind.urn(),
             detail: self.detail.clone(),
-            status: self.kind.status(),
+            status: self.status.unwrap_or(self.kind.status()),
+            algorithms,
         }
     }
 }
@@ -119,4 +161,8 @@ pub struct Problem {
     pub type_: String,
     pub detail: String,
     pub status: u16,
+    /// The "alg" values the server accepts, in badSignatureAlgorithm
+    /// problems only (RFC 8555 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithms: Option<Vec<String>>,
 }

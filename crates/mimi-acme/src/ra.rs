@@ -13,6 +13,7 @@ use crate::ca::{Issuers, Profile, unix_seconds};
 use crate::jws::{self, Jwk, KeyRef};
 use crate::objects::{Identifier, NewAccount, NewOrder, Status};
 use crate::problem::{AcmeError, ErrorType};
+use crate::ratelimit::{Limits, Spend, TokenBuckets};
 use crate::sa::{
     AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, ChallengeRecord, NewCertificate,
     NewOrderRecord, OrderRecord, StoreError,
@@ -28,6 +29,9 @@ pub struct Ra<S> {
     pub store: S,
     pub issuers: Issuers,
     pub validator: Validator,
+    pub limits: Limits,
+    /// The rate limits' state (in memory: a restart forgives all debts).
+    pub buckets: TokenBuckets,
 }
 
 impl<S> std::fmt::Debug for Ra<S> {
@@ -97,7 +101,7 @@ impl<S: AcmeStore> Ra<S> {
             Ok(id) => id,
             Err(StoreError::EabUnavailable(kid)) => {
                 return Err(AcmeError::unauthorized(format!(
-                    "the external account binding key {kid} is unknown or already used"
+                    "externalAccountBinding: key {kid} is unknown or already used; each key binds one account, ask the authority's operator for a new one"
                 )));
             }
             // A concurrent newAccount with the same key won the race.
@@ -125,39 +129,67 @@ impl<S: AcmeStore> Ra<S> {
         jwk: &Jwk,
         new_account_url: &str,
     ) -> Result<String, AcmeError> {
-        let bad =
+        // RFC 8555 §7.3.4 only says to reject a binding that fails a check.
+        // Like Pebble: a binding of the wrong shape is malformed; one that is
+        // well formed but does not authorize this key is unauthorized.
+        let malformed =
+            |detail: String| AcmeError::malformed(format!("externalAccountBinding: {detail}"));
+        let refused =
             |detail: String| AcmeError::unauthorized(format!("externalAccountBinding: {detail}"));
-        let bytes = serde_json::to_vec(eab).map_err(|e| bad(e.to_string()))?;
-        let inner = jws::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+        let bytes = serde_json::to_vec(eab).map_err(|e| malformed(e.to_string()))?;
+        let inner = jws::parse(&bytes).map_err(|e| match e {
+            // The generic message would list the request algorithms.
+            jws::JwsError::UnsupportedAlg(alg) => malformed(format!(
+                "alg {alg:?} is not supported; MAC the binding with HS256"
+            )),
+            e => malformed(e.to_string()),
+        })?;
         if inner.protected.alg != jws::Alg::Hs256 {
-            return Err(bad("must be MACed with HS256".into()));
+            return Err(malformed(format!(
+                "alg is {}; a binding is MACed with HS256 and the key from the authority, not signed",
+                inner.protected.alg
+            )));
         }
         if inner.protected.nonce.is_some() {
-            return Err(bad("must not carry a nonce".into()));
+            return Err(malformed(
+                "carries a nonce; the binding's protected header has none".into(),
+            ));
         }
         if inner.protected.url != new_account_url {
-            return Err(bad("its url is not the newAccount URL".into()));
+            return Err(malformed(format!(
+                "its url {:?} is not the newAccount URL {new_account_url:?}",
+                inner.protected.url
+            )));
         }
         let KeyRef::Kid(kid) = &inner.protected.key else {
-            return Err(bad("must name its key with kid".into()));
+            return Err(malformed(
+                "names its key with jwk; name the MAC key with the kid the authority gave you"
+                    .into(),
+            ));
         };
         let key = self
             .store
             .unused_eab_key(kid)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| bad(format!("key {kid} is unknown or already used")))?;
-        inner
-            .verify_hmac(&key)
-            .map_err(|_| bad("the MAC does not verify".into()))?;
+            .ok_or_else(|| {
+                refused(format!(
+                    "key {kid} is unknown or already used; each key binds one account, ask the authority's operator for a new one"
+                ))
+            })?;
+        inner.verify_hmac(&key).map_err(|_| {
+            refused(format!(
+                "the MAC does not verify under key {kid}; MAC with the HMAC key that came with that kid"
+            ))
+        })?;
         let bound: serde_json::Value = inner
             .payload_json()
-            .map_err(|e| bad(format!("payload is not a JWK: {e}")))?;
-        let bound =
-            Jwk::from_json(&bound).map_err(|e| bad(format!("payload is not a JWK: {e}")))?;
+            .map_err(|e| malformed(format!("the payload is not a JWK: {e}")))?;
+        let bound = Jwk::from_json(&bound)
+            .map_err(|e| malformed(format!("the payload is not a JWK: {e}")))?;
         if bound != *jwk {
-            return Err(bad(
-                "it binds another key than the one signing this request".into(),
+            return Err(refused(
+                "it binds another key than the one signing this request; put this request's jwk in the binding's payload".into(),
             ));
         }
         Ok(kid.clone())
@@ -198,10 +230,13 @@ impl<S: AcmeStore> Ra<S> {
         if profile == Profile::DomainCa && account.eab_kid.is_none() {
             return Err(AcmeError::new(
                 ErrorType::ExternalAccountRequired,
-                "the domain-ca profile is only for accounts created with external account binding",
+                "the domain-ca profile is only for accounts created with external account binding; create an account with the EAB key the authority's operator gave you",
             ));
         }
         let identifiers = check_identifiers(request.identifiers)?;
+        // Only a request that would succeed is charged, and a refused one
+        // creates nothing.
+        self.charge_new_order(account, &identifiers)?;
         let authorizations = identifiers
             .into_iter()
             .map(|id| (id, vec![("http-01".to_owned(), random_token())]))
@@ -220,6 +255,47 @@ impl<S: AcmeStore> Ra<S> {
         self.order_for(account, id).await
     }
 
+    /// Takes the rate-limit tokens of a new order (RFC 8555 §6.6): one from
+    /// the account's newOrder bucket and, since every order makes a new
+    /// authorization per identifier, one from the bucket of each identifier
+    /// *for this account*. Counting identifiers across accounts would let
+    /// anyone spend a domain's budget and lock its owner out, before proving
+    /// anything.
+    fn charge_new_order(
+        &self,
+        account: &AccountRecord,
+        identifiers: &[Identifier],
+    ) -> Result<(), AcmeError> {
+        let orders = self.limits.new_orders_per_account;
+        let authzs = self.limits.new_authorizations_per_identifier;
+        let spends: Vec<Spend> = std::iter::once(Spend {
+            key: format!("new-order/account/{}", account.id),
+            limit: orders,
+            cost: 1,
+        })
+        .chain(identifiers.iter().map(|id| Spend {
+            key: format!("new-authz/account/{}/{}/{}", account.id, id.type_, id.value),
+            limit: authzs,
+            cost: 1,
+        }))
+        .collect();
+        let Err(denied) = self.buckets.try_spend(&spends) else {
+            return Ok(());
+        };
+        let wait = denied.retry_after_secs();
+        // Index 0 is the account's spend, index i the identifier i - 1.
+        let detail = match denied.index.checked_sub(1).and_then(|i| identifiers.get(i)) {
+            None => {
+                format!("too many new orders from this account ({orders}); retry after {wait} s")
+            }
+            Some(id) => format!(
+                "too many new authorizations for {} from this account ({authzs}); retry after {wait} s",
+                id.value
+            ),
+        };
+        Err(AcmeError::rate_limited(detail, wait))
+    }
+
     /// An order of `account`, with expiry applied.
     pub async fn order_for(
         &self,
@@ -232,7 +308,7 @@ impl<S: AcmeStore> Ra<S> {
             .await
             .map_err(store_error)?
             .filter(|o| o.account_id == account.id)
-            .ok_or_else(|| not_found("order"))?;
+            .ok_or_else(|| not_found("order", id))?;
         if matches!(order.status, Status::Pending | Status::Ready) && order.expires < now() {
             order.status = Status::Invalid;
         }
@@ -257,7 +333,7 @@ impl<S: AcmeStore> Ra<S> {
             .await
             .map_err(store_error)?
             .filter(|a| a.account_id == account.id)
-            .ok_or_else(|| not_found("authorization"))?;
+            .ok_or_else(|| not_found("authorization", id))?;
         if authz.status == Status::Pending && authz.expires < now() {
             authz.status = Status::Expired;
         }
@@ -281,8 +357,13 @@ impl<S: AcmeStore> Ra<S> {
             .challenge(id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| not_found("challenge"))?;
-        let authz = self.authz_for(account, challenge.authz_id).await?;
+            .ok_or_else(|| not_found("challenge", id))?;
+        // Someone else's challenge is answered like a missing one, naming
+        // the challenge asked for rather than its authorization.
+        let authz = match self.authz_for(account, challenge.authz_id).await {
+            Err(e) if e.status == Some(404) => return Err(not_found("challenge", id)),
+            other => other?,
+        };
         Ok((challenge, authz))
     }
 
@@ -333,16 +414,23 @@ impl<S: AcmeStore> Ra<S> {
     ) -> Result<OrderRecord, AcmeError> {
         let order = self.order_for(account, order_id).await?;
         if order.status != Status::Ready {
+            let what_to_do = match order.status {
+                Status::Pending => "finalize it once all its authorizations are valid",
+                Status::Processing | Status::Valid => {
+                    "it has been finalized already; fetch the order for its certificate"
+                }
+                _ => "it cannot be finalized any more; place a new order",
+            };
             return Err(AcmeError::new(
                 ErrorType::OrderNotReady,
-                format!(
-                    "the order is {}; finalize it once all its authorizations are valid",
-                    order.status.as_str()
-                ),
+                format!("the order is {}; {what_to_do}", order.status.as_str()),
             ));
         }
         let der = URL_SAFE_NO_PAD.decode(csr_b64).map_err(|_| {
-            AcmeError::new(ErrorType::BadCsr, "csr is not base64url without padding")
+            AcmeError::new(
+                ErrorType::BadCsr,
+                "csr is not base64url without padding; send the DER of the CSR, base64url-encoded",
+            )
         })?;
         let csr = mimi_credentials::verify_csr(&der)
             .map_err(|e| AcmeError::new(ErrorType::BadCsr, e.to_string()))?;
@@ -402,33 +490,56 @@ impl<S: AcmeStore> Ra<S> {
             .await
             .map_err(store_error)?
             .filter(|c| c.account_id == account.id)
-            .ok_or_else(|| not_found("certificate"))
+            .ok_or_else(|| not_found("certificate", id))
     }
 }
 
-fn not_found(what: &str) -> AcmeError {
-    AcmeError::malformed(format!("no such {what} for this account"))
+fn not_found(what: &str, id: i64) -> AcmeError {
+    AcmeError::not_found(format!(
+        "this account has no {what} {id}; use the URLs the server returned to this account"
+    ))
 }
 
+/// Most contacts per account.
+const MAX_CONTACTS: usize = 4;
+
+/// RFC 8555 §7.3: only `mailto:` is supported; another scheme is
+/// `unsupportedContact`, a `mailto:` that is not one plain address is
+/// `invalidContact`.
 fn check_contacts(contacts: &[String]) -> Result<(), AcmeError> {
-    if contacts.len() > 4 {
+    if contacts.len() > MAX_CONTACTS {
         return Err(AcmeError::new(
             ErrorType::InvalidContact,
-            "at most 4 contacts",
+            format!(
+                "{} contacts given; send at most {MAX_CONTACTS}",
+                contacts.len()
+            ),
         ));
     }
     for c in contacts {
-        let ok = c
-            .strip_prefix("mailto:")
-            .is_some_and(|addr| mimi_identifiers::parse(&format!("mailto:{addr}")).is_ok());
-        if !ok {
+        let Some(addr) = strip_prefix_ignore_case(c, "mailto:") else {
+            return Err(AcmeError::new(
+                ErrorType::UnsupportedContact,
+                format!("contact {c:?} is not a mailto: URL, the only kind this server accepts"),
+            ));
+        };
+        if let Err(e) = mimi_identifiers::parse(&format!("mailto:{addr}")) {
             return Err(AcmeError::new(
                 ErrorType::InvalidContact,
-                format!("{c:?} is not a mailto: URI with one address"),
+                format!(
+                    "contact {c:?} is not a mailto: URL of exactly one address ({e}); send e.g. \"mailto:ops@example.com\""
+                ),
             ));
         }
     }
     Ok(())
+}
+
+/// URI schemes compare case-insensitively (RFC 3986 §3.1).
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Identifiers of a new order: `dns` names that are valid domains, no
@@ -440,10 +551,11 @@ fn check_identifiers(identifiers: Vec<Identifier>) -> Result<Vec<Identifier>, Ac
         ));
     }
     if identifiers.len() > MAX_IDENTIFIERS {
-        return Err(AcmeError::new(
-            ErrorType::RejectedIdentifier,
-            format!("at most {MAX_IDENTIFIERS} identifiers per order"),
-        ));
+        // Boulder: malformed ("Order cannot contain more than N identifiers").
+        return Err(AcmeError::malformed(format!(
+            "the order has {} identifiers; split it into orders of at most {MAX_IDENTIFIERS}",
+            identifiers.len()
+        )));
     }
     let mut out: Vec<Identifier> = Vec::with_capacity(identifiers.len());
     for id in identifiers {
@@ -453,17 +565,22 @@ fn check_identifiers(identifiers: Vec<Identifier>) -> Result<Vec<Identifier>, Ac
                 format!("identifier type {:?} is not offered; use dns", id.type_),
             ));
         }
+        // A wildcard is a well-formed ACME identifier (RFC 8555 §7.1.3) that
+        // this server will not issue for: rejectedIdentifier.
         if id.value.starts_with("*.") {
             return Err(AcmeError::new(
                 ErrorType::RejectedIdentifier,
-                "wildcard names are not issued",
+                format!(
+                    "{:?}: wildcard names are not issued; order each name explicitly",
+                    id.value
+                ),
             ));
         }
+        // A value that is no domain name at all makes the request malformed
+        // (as in Boulder's policy); rejectedIdentifier is for names the
+        // server could issue for but will not.
         let domain = Domain::parse(&id.value).map_err(|e| {
-            AcmeError::new(
-                ErrorType::RejectedIdentifier,
-                format!("{:?}: {e}", id.value),
-            )
+            AcmeError::malformed(format!("{:?} is not a domain name: {e}", id.value))
         })?;
         let id = Identifier {
             type_: "dns".into(),
@@ -471,7 +588,7 @@ fn check_identifiers(identifiers: Vec<Identifier>) -> Result<Vec<Identifier>, Ac
         };
         if out.contains(&id) {
             return Err(AcmeError::malformed(format!(
-                "{} is listed twice",
+                "{} is listed twice; list each identifier once",
                 id.value
             )));
         }

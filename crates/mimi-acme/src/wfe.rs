@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -65,6 +65,8 @@ pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
         .route("/acme/revoke-cert", post(not_yet::<S>))
         .route("/acme/key-change", post(not_yet::<S>))
         .route("/acme/renewal-info/{id}", get(not_yet::<S>))
+        .method_not_allowed_fallback(method_not_allowed::<S>)
+        .fallback(no_such_resource::<S>)
         .with_state(wfe)
 }
 
@@ -130,14 +132,17 @@ impl<S: AcmeStore> Wfe<S> {
         path: &str,
         body: &[u8],
     ) -> Result<Jws, AcmeError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if content_type != JOSE_JSON {
+        let content_type = headers.get(header::CONTENT_TYPE);
+        if content_type.is_none_or(|v| v != JOSE_JSON) {
+            let sent = match content_type {
+                None => "there is none".to_owned(),
+                Some(v) => format!("not {:?}", String::from_utf8_lossy(v.as_bytes())),
+            };
+            // RFC 8555 §6.2 asks for 415 here (Boulder answers 400; Pebble 415).
             return Err(AcmeError::malformed(format!(
-                "Content-Type must be {JOSE_JSON}, not {content_type:?}"
-            )));
+                "Content-Type must be {JOSE_JSON}, {sent}; send the JWS with Content-Type: {JOSE_JSON}"
+            ))
+            .with_status(415));
         }
         let jws = jws::parse(body).map_err(jws_error)?;
         if jws.protected.alg == jws::Alg::Hs256 {
@@ -149,7 +154,7 @@ impl<S: AcmeStore> Wfe<S> {
         let expected_url = self.url(path);
         if jws.protected.url != expected_url {
             return Err(AcmeError::unauthorized(format!(
-                "the JWS url {:?} is not this request's URL {expected_url:?}",
+                "the JWS url {:?} is not this request's URL {expected_url:?}; sign the URL you POST to",
                 jws.protected.url
             )));
         }
@@ -161,7 +166,10 @@ impl<S: AcmeStore> Wfe<S> {
             )),
             None => Err(AcmeError::new(
                 ErrorType::BadNonce,
-                "the JWS carries no nonce",
+                format!(
+                    "the JWS carries no nonce; put one from {} (or from the Replay-Nonce of any response) in the protected header",
+                    self.url("/acme/new-nonce")
+                ),
             )),
         }
     }
@@ -207,21 +215,35 @@ impl<S: AcmeStore> Wfe<S> {
 
     async fn account_of_kid(&self, kid: &str) -> Result<AccountRecord, AcmeError> {
         let prefix = self.url("/acme/acct/");
+        // A kid that is not one of our account URLs is a client talking to
+        // the wrong server, not a missing account: `malformed`, as Boulder
+        // answers. accountDoesNotExist would send the client to register
+        // here, which is not the fix.
         let id = kid
             .strip_prefix(&prefix)
             .and_then(|id| id.parse::<i64>().ok())
             .ok_or_else(|| {
+                AcmeError::malformed(format!(
+                    "kid {kid:?} is not an account URL of this server (they start with {prefix:?}); send the Location that newAccount returned"
+                ))
+            })?;
+        let account = self.ra.account(id).await.map_err(|e| {
+            if e.kind == ErrorType::AccountDoesNotExist {
                 AcmeError::new(
                     ErrorType::AccountDoesNotExist,
-                    format!("kid {kid:?} is not an account URL of this server"),
+                    format!("there is no account {kid}; create one with newAccount"),
                 )
-            })?;
-        let account = self.ra.account(id).await?;
+            } else {
+                e
+            }
+        })?;
         if account.status != Status::Valid {
+            // RFC 8555 §7.3.6: 401 for requests from a deactivated account.
             return Err(AcmeError::unauthorized(format!(
-                "the account is {}",
+                "the account is {}; it can no longer be used, create a new one with newAccount",
                 account.status.as_str()
-            )));
+            ))
+            .with_status(401));
         }
         Ok(account)
     }
@@ -298,9 +320,8 @@ fn jws_error(e: jws::JwsError) -> AcmeError {
         jws::JwsError::BadKey(_) | jws::JwsError::KeyTooSmall(_) => {
             AcmeError::new(ErrorType::BadPublicKey, e.to_string())
         }
-        jws::JwsError::BadSignature | jws::JwsError::AlgKeyMismatch => {
-            AcmeError::unauthorized(e.to_string())
-        }
+        // RFC 8555 names no type for a signature that does not verify;
+        // Boulder and Pebble answer malformed, and so do we.
         _ => AcmeError::malformed(e.to_string()),
     }
 }
@@ -328,15 +349,24 @@ fn rfc3339(unix: i64) -> String {
 }
 
 fn id_of(raw: &str) -> Result<i64, AcmeError> {
-    raw.parse()
-        .map_err(|_| AcmeError::malformed(format!("{raw:?} is not an object id")))
+    raw.parse().map_err(|_| {
+        AcmeError::malformed(format!(
+            "{raw:?} is not an object id; use the URLs the server returned"
+        ))
+    })
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes.
 async fn read_body(body: Body) -> Result<Bytes, AcmeError> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| AcmeError::malformed(format!("the request body is over {MAX_BODY} bytes")))
+    // RFC 8555 names no type for an oversized body. Boulder answers
+    // `unauthorized`, which would tell the client its key or account is the
+    // problem; `malformed` with HTTP's 413 says what is.
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        AcmeError::malformed(format!(
+            "the request body is over {MAX_BODY} bytes; ACME requests are far smaller, so send a smaller one"
+        ))
+        .with_status(413)
+    })
 }
 
 type St<S> = State<Arc<Wfe<S>>>;
@@ -419,7 +449,7 @@ async fn account<S: AcmeStore>(
         let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
         if id_of(&id)? != account.id {
             return Err(AcmeError::unauthorized(
-                "a request may only read its own account",
+                "a request may only read its own account; POST to your account URL (the kid)",
             ));
         }
         if !jws.is_post_as_get() {
@@ -508,7 +538,7 @@ async fn challenge<S: AcmeStore>(
             let payload: serde_json::Value = jws.payload_json().map_err(jws_error)?;
             if payload != serde_json::json!({}) {
                 return Err(AcmeError::malformed(
-                    "an http-01 response is the empty object {}",
+                    "an http-01 challenge is answered with the empty object {} as payload; the key authorization is served over HTTP, not sent here",
                 ));
             }
             wfe.ra.respond_to_challenge(&account, &jwk, id).await?
@@ -570,10 +600,30 @@ async fn certificate<S: AcmeStore>(
 
 /// Endpoints the directory names but this server does not serve yet.
 async fn not_yet<S: AcmeStore>(State(wfe): St<S>) -> Response {
-    let e = AcmeError::malformed("this endpoint is not supported by this server yet");
-    let mut response = wfe.problem(&e);
-    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
-    response
+    // with_status, so that the problem's "status" member says 501 too.
+    let e =
+        AcmeError::malformed("this endpoint is not supported by this server yet").with_status(501);
+    wfe.problem(&e)
+}
+
+/// A method a resource does not take, such as a GET where POST-as-GET is
+/// required: RFC 8555 §6.3 asks for 405 with type malformed (axum's own 405
+/// has no problem document and no nonce).
+async fn method_not_allowed<S: AcmeStore>(State(wfe): St<S>, method: Method) -> Response {
+    let e = AcmeError::malformed(format!(
+        "this resource does not take {method}; only the directory and newNonce answer GET, everything else is POSTed a JWS, and read with POST-as-GET: a POST whose JWS payload is empty (RFC 8555 §6.3)"
+    ))
+    .with_status(405);
+    wfe.problem(&e)
+}
+
+/// A URL this server never handed out.
+async fn no_such_resource<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    let e = AcmeError::not_found(format!(
+        "no such resource; start from the directory at {}",
+        wfe.url("/acme/directory")
+    ));
+    wfe.problem(&e)
 }
 
 fn require_post_as_get(jws: &Jws) -> Result<(), AcmeError> {

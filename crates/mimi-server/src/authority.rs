@@ -254,7 +254,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tls_root,
         identity_root,
     };
-    let app = mimi_acme::router(store, issuers, settings.resolve.clone(), &base)?;
+    let limits = mimi_acme::Limits::default();
+    let app = mimi_acme::router(store, issuers, settings.resolve.clone(), &base, limits)?;
     mimi_transport::https::serve_tls(listener, tls, app, shutdown_signal()).await;
     tracing::info!("authority stopped");
     Ok(())

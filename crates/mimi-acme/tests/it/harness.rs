@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use bytes::Bytes;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
-use mimi_acme::{Issuers, ResolverMap, SqliteStore};
+use mimi_acme::{Issuers, Limits, ResolverMap, SqliteStore};
 use mimi_credentials::{
     Certificate, CertificateAuthority, KeyPair, SignatureScheme, Subject, Validity,
 };
@@ -30,6 +30,8 @@ pub const PROVIDER_DOMAIN: &str = "a.example";
 pub type Tokens = Arc<Mutex<HashMap<String, String>>>;
 
 pub struct Authority {
+    /// `https://host:port`, what every ACME URL of the authority starts with.
+    pub base: String,
     pub directory: String,
     pub tls_root: Certificate,
     pub identity_root: CertificateAuthority,
@@ -45,7 +47,12 @@ fn copy(ca: &CertificateAuthority) -> CertificateAuthority {
 }
 
 impl Authority {
+    /// An authority with the default rate limits.
     pub async fn start() -> Authority {
+        Authority::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> Authority {
         let now = SystemTime::now();
         let validity = Validity::new(
             now - Duration::from_secs(3600),
@@ -102,13 +109,15 @@ impl Authority {
             tls_root: copy(&tls_root),
             identity_root: copy(&identity_root),
         };
-        let app = mimi_acme::router(store.clone(), issuers, resolve.clone(), &base).unwrap();
+        let app =
+            mimi_acme::router(store.clone(), issuers, resolve.clone(), &base, limits).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(mimi_transport::https::serve_tls(acme, tls, app, async {
             let _ = stopped.await;
         }));
         Authority {
             directory: format!("{base}/acme/directory"),
+            base,
             tls_root: tls_root.certificate().clone(),
             identity_root,
             tokens,

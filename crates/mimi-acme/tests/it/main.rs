@@ -1,5 +1,7 @@
 //! The ACME server over real HTTPS on loopback, driven by ACME clients that
 //! nobody here wrote.
 
+mod bad_requests;
 mod harness;
 mod instant_acme_flows;
+mod raw_client;

@@ -1,0 +1,1058 @@
+//! Bad requests, as a table: each gets a precise problem document (HTTP
+//! status, Content-Type, the exact `type`, a `detail` naming the problem, a
+//! fresh Replay-Nonce) and leaves the database exactly as it was. After the
+//! table: a failed http-01 validation, which changes state by design, and
+//! the rate limits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use mimi_acme::{AcmeStore, Limit, Limits, SqliteStore};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::harness::{Authority, PROVIDER, PROVIDER_DOMAIN};
+use crate::raw_client::{
+    Account, AccountKey, RawClient, Reply, Request, b64, csr, csr_with, eab, hs256, jws_with,
+    order_payload, payload_bytes, signed,
+};
+
+const MAC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// What a bad request must get back.
+struct Expect {
+    status: u16,
+    /// The error type, after `urn:ietf:params:acme:error:`.
+    kind: &'static str,
+    /// Pieces the detail must contain: what names the problem.
+    detail: Vec<String>,
+}
+
+fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
+    Expect {
+        status,
+        kind,
+        detail: detail.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+struct Case {
+    name: &'static str,
+    request: Request,
+    expect: Expect,
+}
+
+/// What the database holds: the row counts asked for, and every row's id
+/// and state, so that a status change shows as well as a new row.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    counts: Vec<(&'static str, i64)>,
+    rows: BTreeSet<String>,
+}
+
+impl Snapshot {
+    async fn take(store: &SqliteStore) -> Snapshot {
+        let pool = store.pool();
+        let mut counts = Vec::new();
+        for (name, sql) in [
+            ("accounts", "SELECT COUNT(*) FROM accounts"),
+            ("orders", "SELECT COUNT(*) FROM orders"),
+            ("authorizations", "SELECT COUNT(*) FROM authorizations"),
+            ("challenges", "SELECT COUNT(*) FROM challenges"),
+            ("certificates", "SELECT COUNT(*) FROM certificates"),
+            ("bound EAB keys", "SELECT COUNT(account_id) FROM eab_keys"),
+        ] {
+            let n: i64 = sqlx::query(sql).fetch_one(pool).await.unwrap().get(0);
+            counts.push((name, n));
+        }
+        let mut rows = BTreeSet::new();
+        for sql in [
+            "SELECT 'account ' || id || ' ' || status || ' ' || contact FROM accounts",
+            "SELECT 'order ' || id || ' ' || status || ' error=' || IFNULL(error, '-')
+                    || ' cert=' || IFNULL(certificate_id, '-') FROM orders",
+            "SELECT 'authz ' || id || ' ' || status FROM authorizations",
+            "SELECT 'challenge ' || id || ' ' || status || ' error=' || IFNULL(error, '-')
+                    || ' validated=' || IFNULL(validated, '-') FROM challenges",
+            "SELECT 'certificate ' || id || ' ' || serial FROM certificates",
+            "SELECT 'eab ' || kid || ' account=' || IFNULL(account_id, '-') FROM eab_keys",
+        ] {
+            for row in sqlx::query(sql).fetch_all(pool).await.unwrap() {
+                rows.insert(row.get::<String, _>(0));
+            }
+        }
+        Snapshot { counts, rows }
+    }
+
+    /// Rows in `self` but not in `other`.
+    fn minus(&self, other: &Snapshot) -> Vec<String> {
+        self.rows.difference(&other.rows).cloned().collect()
+    }
+}
+
+/// Checks a problem response against `expect`; returns the problem document.
+fn assert_problem(name: &str, reply: &Reply, expect: &Expect) -> Value {
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, expect.status, "{name}: HTTP status ({body})");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{name}: Content-Type ({body})"
+    );
+    let nonce = reply
+        .header("replay-nonce")
+        .unwrap_or_else(|| panic!("{name}: no Replay-Nonce"));
+    assert!(
+        !nonce.is_empty() && URL_SAFE_NO_PAD.decode(nonce).is_ok(),
+        "{name}: Replay-Nonce {nonce:?}"
+    );
+    let problem = reply.json();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert_eq!(
+        problem["type"],
+        format!("urn:ietf:params:acme:error:{}", expect.kind),
+        "{name}: type (detail {detail:?})"
+    );
+    assert_eq!(problem["status"], expect.status, "{name}: status member");
+    for needle in &expect.detail {
+        assert!(
+            detail.contains(needle.as_str()),
+            "{name}: detail {detail:?} does not say {needle:?}"
+        );
+    }
+    problem
+}
+
+/// Sends every case; each must fail as expected and change nothing.
+/// Returns the problem documents by case name.
+async fn run(
+    client: &RawClient,
+    store: &SqliteStore,
+    cases: Vec<Case>,
+) -> BTreeMap<&'static str, (Reply, Value)> {
+    let mut out = BTreeMap::new();
+    for case in cases {
+        let before = Snapshot::take(store).await;
+        let reply = client.send(&case.request).await;
+        let problem = assert_problem(case.name, &reply, &case.expect);
+        let after = Snapshot::take(store).await;
+        assert!(
+            before == after,
+            "{}: the database changed: gone {:?}, new {:?}",
+            case.name,
+            before.minus(&after),
+            after.minus(&before),
+        );
+        assert!(
+            out.insert(case.name, (reply, problem)).is_none(),
+            "two cases are named {:?}",
+            case.name
+        );
+    }
+    out
+}
+
+fn id_of(url: &str) -> i64 {
+    url.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// A request by `account` to `url`, with a fresh nonce.
+async fn by(c: &RawClient, account: &Account, url: &str, payload: Option<&Value>) -> Request {
+    let header = c.kid_header(account, url, &c.nonce().await);
+    Request::jose(url, &signed(&account.key, &header, payload))
+}
+
+/// A newAccount for `key`, with a fresh nonce.
+async fn new_account(c: &RawClient, key: &AccountKey, payload: &Value) -> Request {
+    let url = c.url("/acme/new-account");
+    let header = json!({"alg": "ES256", "jwk": key.jwk(), "nonce": c.nonce().await, "url": url});
+    Request::jose(&url, &signed(key, &header, Some(payload)))
+}
+
+/// A newOrder by `account` whose protected header is the usual one with the
+/// members of `patch` set (a null removes the member), still signed by the
+/// account key: for the cases about the envelope.
+async fn order_with_header(c: &RawClient, account: &Account, patch: Value) -> Request {
+    let url = c.url("/acme/new-order");
+    let mut header = c.kid_header(account, &url, &c.nonce().await);
+    for (name, value) in patch.as_object().unwrap() {
+        if value.is_null() {
+            header.as_object_mut().unwrap().remove(name);
+        } else {
+            header[name] = value.clone();
+        }
+    }
+    let payload = order_payload(&["envelope.a.example"]);
+    Request::jose(&url, &signed(&account.key, &header, Some(&payload)))
+}
+
+#[tokio::test]
+async fn bad_requests_get_precise_problems_and_change_nothing() {
+    let authority = Authority::start().await;
+    let c = RawClient::new(&authority);
+    let store = &authority.store;
+
+    // --- Setup: accounts, EAB keys, orders in each state, a certificate.
+    store.add_eab_key("bound-key", MAC_KEY).await.unwrap();
+    store.add_eab_key("fresh-key", MAC_KEY).await.unwrap();
+    let a = c.account(None).await;
+    let b = c.account(None).await;
+    let _bound = c.account(Some(("bound-key", MAC_KEY))).await;
+    let gone = c.account(None).await;
+    sqlx::query("UPDATE accounts SET status = 'deactivated' WHERE id = ?")
+        .bind(id_of(&gone.kid))
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let (pending_url, pending) = c.order(&a, &[PROVIDER]).await;
+    let (pending_challenge, _) = c.http01_challenges(&a, &pending).await.remove(0);
+    let pending_authz = pending["authorizations"][0].as_str().unwrap().to_owned();
+    let pending_finalize = pending["finalize"].as_str().unwrap().to_owned();
+
+    let (ready_url, ready) = c.order(&a, &[PROVIDER, PROVIDER_DOMAIN]).await;
+    c.make_ready(&authority, &a, &ready_url).await;
+    let ready_finalize = ready["finalize"].as_str().unwrap().to_owned();
+
+    let (valid_url, valid) = c.order(&a, &[PROVIDER]).await;
+    c.make_ready(&authority, &a, &valid_url).await;
+    let valid_finalize = valid["finalize"].as_str().unwrap().to_owned();
+    let finalized = c
+        .post_as(
+            &a,
+            &valid_finalize,
+            Some(&json!({"csr": b64(&csr(&[PROVIDER]))})),
+        )
+        .await;
+    assert_eq!(finalized.status, 200);
+    let valid = c.wait_for(&a, &valid_url, "valid").await;
+    let cert_url = valid["certificate"].as_str().unwrap().to_owned();
+
+    // A nonce that has been used once.
+    let used_nonce = c.nonce().await;
+    let header = c.kid_header(&a, &a.kid, &used_nonce);
+    let reply = c
+        .send(&Request::jose(&a.kid, &signed(&a.key, &header, None)))
+        .await;
+    assert_eq!(reply.status, 200);
+
+    let new_order = c.url("/acme/new-order");
+    let new_account_url = c.url("/acme/new-account");
+    let good_order = order_payload(&["envelope.a.example"]);
+    let stranger = AccountKey::generate();
+
+    // --- The table.
+    let mut cases = Vec::new();
+
+    // The JWS envelope (RFC 8555 §6.2-6.5).
+    cases.push(Case {
+        name: "body is not JSON",
+        request: Request {
+            body: b"protected=eyJ...".to_vec(),
+            ..by(&c, &a, &new_order, Some(&good_order)).await
+        },
+        expect: expect(400, "malformed", &["not JSON"]),
+    });
+    cases.push(Case {
+        name: "padded base64",
+        request: {
+            let mut text = c.kid_header(&a, &new_order, &c.nonce().await).to_string();
+            // Make the padded encoding end in '='.
+            while text.len().is_multiple_of(3) {
+                text.push(' ');
+            }
+            let protected = URL_SAFE.encode(&text);
+            assert!(protected.ends_with('='));
+            let payload = b64(&payload_bytes(Some(&good_order)));
+            let signature = a.key.sign(format!("{protected}.{payload}").as_bytes());
+            let jws =
+                json!({"protected": protected, "payload": payload, "signature": b64(&signature)});
+            Request::jose(&new_order, &jws)
+        },
+        expect: expect(400, "malformed", &["not base64url without padding"]),
+    });
+    cases.push(Case {
+        name: "unprotected header member",
+        request: {
+            let header = c.kid_header(&a, &new_order, &c.nonce().await);
+            let mut jws = signed(&a.key, &header, Some(&good_order));
+            jws["header"] = json!({"kid": a.kid});
+            Request::jose(&new_order, &jws)
+        },
+        expect: expect(400, "malformed", &["unprotected \"header\""]),
+    });
+    cases.push(Case {
+        name: "alg none",
+        request: {
+            let mut header = c.kid_header(&a, &new_order, &c.nonce().await);
+            header["alg"] = json!("none");
+            let jws = jws_with(
+                &header.to_string(),
+                &payload_bytes(Some(&good_order)),
+                |_| Vec::new(),
+            );
+            Request::jose(&new_order, &jws)
+        },
+        expect: expect(400, "badSignatureAlgorithm", &["\"none\" is not supported"]),
+    });
+    cases.push(Case {
+        name: "HS256 on a request",
+        request: {
+            let mut header = c.kid_header(&a, &new_order, &c.nonce().await);
+            header["alg"] = json!("HS256");
+            let jws = jws_with(
+                &header.to_string(),
+                &payload_bytes(Some(&good_order)),
+                |m| hs256(MAC_KEY, m),
+            );
+            Request::jose(&new_order, &jws)
+        },
+        expect: expect(
+            400,
+            "badSignatureAlgorithm",
+            &["HS256 is only for external account binding"],
+        ),
+    });
+    cases.push(Case {
+        name: "another MAC algorithm",
+        request: {
+            let mut header = c.kid_header(&a, &new_order, &c.nonce().await);
+            header["alg"] = json!("HS512");
+            let jws = jws_with(
+                &header.to_string(),
+                &payload_bytes(Some(&good_order)),
+                |m| hs256(MAC_KEY, m),
+            );
+            Request::jose(&new_order, &jws)
+        },
+        expect: expect(
+            400,
+            "badSignatureAlgorithm",
+            &["\"HS512\" is not supported"],
+        ),
+    });
+    cases.push(Case {
+        name: "jwk and kid together",
+        request: order_with_header(&c, &a, json!({"jwk": a.key.jwk()})).await,
+        expect: expect(400, "malformed", &["both \"jwk\" and \"kid\""]),
+    });
+    cases.push(Case {
+        name: "url is not the request URL",
+        request: order_with_header(&c, &a, json!({"url": pending_url})).await,
+        expect: expect(403, "unauthorized", &["is not this request's URL"]),
+    });
+    cases.push(Case {
+        name: "no nonce",
+        request: order_with_header(&c, &a, json!({"nonce": null})).await,
+        expect: expect(400, "badNonce", &["carries no nonce", "/acme/new-nonce"]),
+    });
+    cases.push(Case {
+        name: "nonce is not base64url",
+        request: order_with_header(&c, &a, json!({"nonce": "not a nonce!"})).await,
+        expect: expect(400, "malformed", &["\"nonce\" is not base64url"]),
+    });
+    cases.push(Case {
+        name: "nonce never issued",
+        request: order_with_header(&c, &a, json!({"nonce": b64(&[7; 16])})).await,
+        expect: expect(400, "badNonce", &["nonce is unknown, used or expired"]),
+    });
+    cases.push(Case {
+        name: "nonce used before",
+        request: order_with_header(&c, &a, json!({"nonce": used_nonce})).await,
+        expect: expect(400, "badNonce", &["nonce is unknown, used or expired"]),
+    });
+    cases.push(Case {
+        name: "kid of an account that does not exist",
+        request: order_with_header(&c, &a, json!({"kid": c.url("/acme/acct/999999")})).await,
+        expect: expect(
+            400,
+            "accountDoesNotExist",
+            &["there is no account", "/acme/acct/999999"],
+        ),
+    });
+    cases.push(Case {
+        name: "kid of another server",
+        request: order_with_header(
+            &c,
+            &a,
+            json!({"kid": "https://ca.other.example/acme/acct/1"}),
+        )
+        .await,
+        expect: expect(
+            400,
+            "malformed",
+            &[
+                "https://ca.other.example/acme/acct/1",
+                "is not an account URL of this server",
+            ],
+        ),
+    });
+    cases.push(Case {
+        name: "right kid, signed by another key",
+        request: {
+            let header = c.kid_header(&a, &new_order, &c.nonce().await);
+            Request::jose(&new_order, &signed(&stranger, &header, Some(&good_order)))
+        },
+        expect: expect(400, "malformed", &["signature does not verify"]),
+    });
+    cases.push(Case {
+        name: "deactivated account",
+        request: by(&c, &gone, &new_order, Some(&good_order)).await,
+        expect: expect(401, "unauthorized", &["the account is deactivated"]),
+    });
+    cases.push(Case {
+        name: "Content-Type application/json",
+        request: Request {
+            content_type: Some("application/json".into()),
+            ..by(&c, &a, &new_order, Some(&good_order)).await
+        },
+        expect: expect(
+            415,
+            "malformed",
+            &[
+                "Content-Type must be application/jose+json",
+                "application/json",
+            ],
+        ),
+    });
+    cases.push(Case {
+        name: "no Content-Type",
+        request: Request {
+            content_type: None,
+            ..by(&c, &a, &new_order, Some(&good_order)).await
+        },
+        expect: expect(
+            415,
+            "malformed",
+            &["Content-Type must be application/jose+json, there is none"],
+        ),
+    });
+    cases.push(Case {
+        name: "body over 64 KiB",
+        request: {
+            let mut request = by(&c, &a, &new_order, Some(&good_order)).await;
+            // Trailing whitespace keeps it valid JSON: only the size is wrong.
+            request.body.resize(64 * 1024 + 1, b' ');
+            request
+        },
+        expect: expect(413, "malformed", &["over 65536 bytes"]),
+    });
+    cases.push(Case {
+        name: "GET where POST-as-GET is required",
+        request: Request {
+            method: reqwest::Method::GET,
+            url: pending_url.clone(),
+            content_type: None,
+            body: Vec::new(),
+        },
+        expect: expect(405, "malformed", &["does not take GET", "POST-as-GET"]),
+    });
+    cases.push(Case {
+        name: "endpoint not built yet",
+        request: by(&c, &a, &c.url("/acme/revoke-cert"), Some(&json!({}))).await,
+        expect: expect(501, "malformed", &["not supported by this server yet"]),
+    });
+    cases.push(Case {
+        name: "URL the server never handed out",
+        request: by(&c, &a, &c.url("/acme/nowhere"), None).await,
+        expect: expect(404, "malformed", &["no such resource"]),
+    });
+
+    // newAccount (RFC 8555 §7.3).
+    cases.push(Case {
+        name: "newAccount with a kid",
+        request: {
+            let header = c.kid_header(&a, &new_account_url, &c.nonce().await);
+            Request::jose(&new_account_url, &signed(&a.key, &header, Some(&json!({}))))
+        },
+        expect: expect(400, "malformed", &["must carry the key as jwk"]),
+    });
+    cases.push(Case {
+        name: "contact of two addresses",
+        request: new_account(
+            &c,
+            &AccountKey::generate(),
+            &json!({"contact": ["mailto:a@a.example,b@a.example"]}),
+        )
+        .await,
+        expect: expect(
+            400,
+            "invalidContact",
+            &["\"mailto:a@a.example,b@a.example\"", "exactly one address"],
+        ),
+    });
+    cases.push(Case {
+        name: "contact of another scheme",
+        request: new_account(
+            &c,
+            &AccountKey::generate(),
+            &json!({"contact": ["tel:+15555550100"]}),
+        )
+        .await,
+        expect: expect(
+            400,
+            "unsupportedContact",
+            &["\"tel:+15555550100\"", "only kind this server accepts"],
+        ),
+    });
+    cases.push(Case {
+        name: "onlyReturnExisting for an unknown key",
+        request: new_account(
+            &c,
+            &AccountKey::generate(),
+            &json!({"onlyReturnExisting": true}),
+        )
+        .await,
+        expect: expect(
+            400,
+            "accountDoesNotExist",
+            &["no account exists for this key"],
+        ),
+    });
+    let eab_case =
+        |binding: Value| json!({"externalAccountBinding": binding, "termsOfServiceAgreed": true});
+    {
+        let key = AccountKey::generate();
+        let binding = eab("no-such-key", MAC_KEY, &key.jwk(), &new_account_url);
+        cases.push(Case {
+            name: "EAB with an unknown kid",
+            request: new_account(&c, &key, &eab_case(binding)).await,
+            expect: expect(
+                403,
+                "unauthorized",
+                &["key no-such-key is unknown or already used"],
+            ),
+        });
+    }
+    {
+        let key = AccountKey::generate();
+        let binding = eab("bound-key", MAC_KEY, &key.jwk(), &new_account_url);
+        cases.push(Case {
+            name: "EAB key used before",
+            request: new_account(&c, &key, &eab_case(binding)).await,
+            expect: expect(
+                403,
+                "unauthorized",
+                &["key bound-key is unknown or already used"],
+            ),
+        });
+    }
+    {
+        let key = AccountKey::generate();
+        let binding = eab(
+            "fresh-key",
+            b"another key entirely, 32 bytes!!",
+            &key.jwk(),
+            &new_account_url,
+        );
+        cases.push(Case {
+            name: "EAB with the wrong MAC",
+            request: new_account(&c, &key, &eab_case(binding)).await,
+            expect: expect(
+                403,
+                "unauthorized",
+                &["the MAC does not verify under key fresh-key"],
+            ),
+        });
+    }
+    {
+        let key = AccountKey::generate();
+        let other = AccountKey::generate();
+        let binding = eab("fresh-key", MAC_KEY, &other.jwk(), &new_account_url);
+        cases.push(Case {
+            name: "EAB binding another key",
+            request: new_account(&c, &key, &eab_case(binding)).await,
+            expect: expect(403, "unauthorized", &["binds another key"]),
+        });
+    }
+    {
+        let key = AccountKey::generate();
+        let protected = json!({"alg": "HS256", "kid": "fresh-key", "url": new_account_url, "nonce": c.nonce().await});
+        let binding = jws_with(
+            &protected.to_string(),
+            &serde_json::to_vec(&key.jwk()).unwrap(),
+            |m| hs256(MAC_KEY, m),
+        );
+        cases.push(Case {
+            name: "EAB with a nonce",
+            request: new_account(&c, &key, &eab_case(binding)).await,
+            expect: expect(
+                400,
+                "malformed",
+                &["externalAccountBinding: carries a nonce"],
+            ),
+        });
+    }
+
+    // newOrder (RFC 8555 §7.4).
+    let order_case = |name, payload: Value, expect: Expect| (name, payload, expect);
+    let eleven: Vec<String> = (0..11).map(|i| format!("n{i}.a.example")).collect();
+    let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+    for (name, payload, expected) in [
+        order_case(
+            "identifier of an unknown type",
+            json!({"identifiers": [{"type": "ip", "value": "192.0.2.1"}]}),
+            expect(400, "unsupportedIdentifier", &["identifier type \"ip\""]),
+        ),
+        order_case(
+            "wildcard identifier",
+            order_payload(&["*.a.example"]),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["\"*.a.example\"", "wildcard names are not issued"],
+            ),
+        ),
+        order_case(
+            "identifier that is no domain name",
+            order_payload(&["not a domain!"]),
+            expect(
+                400,
+                "malformed",
+                &["\"not a domain!\" is not a domain name"],
+            ),
+        ),
+        order_case(
+            "duplicate identifiers",
+            order_payload(&[PROVIDER, PROVIDER]),
+            expect(400, "malformed", &["provider.a.example is listed twice"]),
+        ),
+        order_case(
+            "too many identifiers",
+            order_payload(&eleven),
+            expect(400, "malformed", &["11 identifiers", "at most 10"]),
+        ),
+        order_case(
+            "no identifiers",
+            json!({"identifiers": []}),
+            expect(400, "malformed", &["at least one identifier"]),
+        ),
+        order_case(
+            "unknown profile",
+            json!({"identifiers": [{"type": "dns", "value": PROVIDER}], "profile": "gold-plated"}),
+            expect(400, "invalidProfile", &["unknown profile \"gold-plated\""]),
+        ),
+        order_case(
+            "domain-ca profile without EAB",
+            json!({"identifiers": [{"type": "dns", "value": PROVIDER_DOMAIN}], "profile": "domain-ca"}),
+            expect(
+                403,
+                "externalAccountRequired",
+                &["only for accounts created with external account binding"],
+            ),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &a, &new_order, Some(&payload)).await,
+            expect: expected,
+        });
+    }
+
+    // finalize (RFC 8555 §7.4).
+    let finalize = |der: &[u8]| json!({"csr": b64(der)});
+    cases.push(Case {
+        name: "finalize before the order is ready",
+        request: by(
+            &c,
+            &a,
+            &pending_finalize,
+            Some(&finalize(&csr(&[PROVIDER]))),
+        )
+        .await,
+        expect: expect(403, "orderNotReady", &["the order is pending"]),
+    });
+    cases.push(Case {
+        name: "finalize an order already valid",
+        request: by(&c, &a, &valid_finalize, Some(&finalize(&csr(&[PROVIDER])))).await,
+        expect: expect(
+            403,
+            "orderNotReady",
+            &["the order is valid", "finalized already"],
+        ),
+    });
+    cases.push(Case {
+        name: "CSR missing an identifier",
+        request: by(&c, &a, &ready_finalize, Some(&finalize(&csr(&[PROVIDER])))).await,
+        expect: expect(
+            400,
+            "badCSR",
+            &[
+                "the CSR names [\"provider.a.example\"]",
+                "exactly the order's identifiers",
+            ],
+        ),
+    });
+    cases.push(Case {
+        name: "CSR with an extra identifier",
+        request: by(
+            &c,
+            &a,
+            &ready_finalize,
+            Some(&finalize(&csr(&[
+                PROVIDER,
+                PROVIDER_DOMAIN,
+                "extra.a.example",
+            ]))),
+        )
+        .await,
+        expect: expect(
+            400,
+            "badCSR",
+            &["extra.a.example", "exactly the order's identifiers"],
+        ),
+    });
+    cases.push(Case {
+        name: "CSR with a broken signature",
+        request: {
+            let mut der = csr(&[PROVIDER, PROVIDER_DOMAIN]);
+            *der.last_mut().unwrap() ^= 1;
+            by(&c, &a, &ready_finalize, Some(&finalize(&der))).await
+        },
+        expect: expect(400, "badCSR", &["signature does not verify"]),
+    });
+    cases.push(Case {
+        name: "CSR with an RSA key",
+        request: {
+            let der = csr_with(&[PROVIDER, PROVIDER_DOMAIN], &rcgen::PKCS_RSA_SHA256);
+            by(&c, &a, &ready_finalize, Some(&finalize(&der))).await
+        },
+        expect: expect(
+            400,
+            "badCSR",
+            &["the CSR's key is RSA", "use an ECDSA P-256 or Ed25519 key"],
+        ),
+    });
+    cases.push(Case {
+        name: "CSR not in base64url",
+        request: by(&c, &a, &ready_finalize, Some(&json!({"csr": "MIIB+/=="}))).await,
+        expect: expect(400, "badCSR", &["not base64url"]),
+    });
+
+    // Challenges (RFC 8555 §7.5.1).
+    cases.push(Case {
+        name: "challenge response with a payload",
+        request: by(
+            &c,
+            &a,
+            &pending_challenge,
+            Some(&json!({"keyAuthorization": "token.thumbprint"})),
+        )
+        .await,
+        expect: expect(400, "malformed", &["answered with the empty object {}"]),
+    });
+
+    // Other accounts' objects: answered like missing ones.
+    for (name, url, payload, what) in [
+        ("another account's order", &pending_url, None, "no order"),
+        (
+            "another account's authorization",
+            &pending_authz,
+            None,
+            "no authorization",
+        ),
+        (
+            "another account's challenge",
+            &pending_challenge,
+            None,
+            "no challenge",
+        ),
+        (
+            "answering another account's challenge",
+            &pending_challenge,
+            Some(json!({})),
+            "no challenge",
+        ),
+        (
+            "another account's certificate",
+            &cert_url,
+            None,
+            "no certificate",
+        ),
+        (
+            "finalizing another account's order",
+            &ready_finalize,
+            Some(finalize(&csr(&[PROVIDER, PROVIDER_DOMAIN]))),
+            "no order",
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &b, url, payload.as_ref()).await,
+            expect: expect(
+                404,
+                "malformed",
+                &[&format!("this account has {what} {}", id_of(url))],
+            ),
+        });
+    }
+    cases.push(Case {
+        name: "another account's account",
+        request: by(&c, &b, &a.kid, None).await,
+        expect: expect(403, "unauthorized", &["may only read its own account"]),
+    });
+
+    // Objects that do not exist.
+    for (name, path, what) in [
+        (
+            "order that does not exist",
+            "/acme/order/999999",
+            "no order",
+        ),
+        (
+            "authorization that does not exist",
+            "/acme/authz/999999",
+            "no authorization",
+        ),
+        (
+            "challenge that does not exist",
+            "/acme/chall/999999",
+            "no challenge",
+        ),
+        (
+            "certificate that does not exist",
+            "/acme/cert/999999",
+            "no certificate",
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &a, &c.url(path), None).await,
+            expect: expect(
+                404,
+                "malformed",
+                &[&format!("this account has {what} 999999")],
+            ),
+        });
+    }
+    cases.push(Case {
+        name: "object id that is no number",
+        request: by(&c, &a, &c.url("/acme/order/first"), None).await,
+        expect: expect(400, "malformed", &["\"first\" is not an object id"]),
+    });
+    cases.push(Case {
+        name: "reading an order with a payload",
+        request: by(&c, &a, &ready_url, Some(&json!({}))).await,
+        expect: expect(400, "malformed", &["POST-as-GET"]),
+    });
+
+    let problems = run(&c, store, cases).await;
+    assert_eq!(problems.len(), 60, "every case ran");
+
+    // RFC 8555 §6.2: badSignatureAlgorithm lists the algorithms accepted.
+    for name in ["alg none", "HS256 on a request", "another MAC algorithm"] {
+        assert_eq!(
+            problems[name].1["algorithms"],
+            json!(["ES256", "EdDSA", "RS256"]),
+            "{name}"
+        );
+    }
+    assert!(problems["body is not JSON"].1.get("algorithms").is_none());
+
+    // Nothing above consumed the fresh EAB key or touched the pending
+    // challenge: both still work.
+    assert_eq!(c.fetch(&a, &pending_challenge).await["status"], "pending");
+    c.account(Some(("fresh-key", MAC_KEY))).await;
+}
+
+/// RFC 8555 §7.3: the server MUST ignore request fields it does not know
+/// (and not reflect them).
+#[tokio::test]
+async fn unknown_request_fields_are_ignored() {
+    let authority = Authority::start().await;
+    let c = RawClient::new(&authority);
+    let key = AccountKey::generate();
+    let reply = c
+        .new_account_with(
+            &key,
+            &json!({"termsOfServiceAgreed": true, "orders": "https://x.example/", "futureField": 1}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(reply.json().get("futureField").is_none());
+    let account = Account {
+        kid: reply.location(),
+        key,
+    };
+    let mut payload = order_payload(&[PROVIDER]);
+    payload["futureField"] = json!({"x": 1});
+    let reply = c
+        .post_as(&account, &c.url("/acme/new-order"), Some(&payload))
+        .await;
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(reply.json().get("futureField").is_none());
+}
+
+/// A failed http-01 validation is a state change by design (RFC 8555
+/// §7.1.6): the challenge, its authorization and the order become invalid,
+/// and the challenge and the order carry the `incorrectResponse` error.
+/// Nothing else changes.
+#[tokio::test]
+async fn a_failed_http01_validation_invalidates_challenge_authorization_and_order() {
+    let authority = Authority::start().await;
+    let c = RawClient::new(&authority);
+    let a = c.account(None).await;
+    let (order_url, order) = c.order(&a, &[PROVIDER]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let (challenge_url, token) = c.http01_challenges(&a, &order).await.remove(0);
+    // The responder serves a key authorization for another account key.
+    let wrong = format!("{token}.{}", AccountKey::generate().thumbprint());
+    authority.tokens.lock().unwrap().insert(token, wrong);
+
+    let before = Snapshot::take(&authority.store).await;
+    let reply = c.post_as(&a, &challenge_url, Some(&json!({}))).await;
+    assert_eq!(reply.status, 200, "the response itself is accepted");
+    let mut challenge = Value::Null;
+    for _ in 0..500 {
+        challenge = c.fetch(&a, &challenge_url).await;
+        if challenge["status"] == "invalid" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = Snapshot::take(&authority.store).await;
+
+    let incorrect = "urn:ietf:params:acme:error:incorrectResponse";
+    assert_eq!(challenge["status"], "invalid");
+    assert_eq!(challenge["error"]["type"], incorrect);
+    assert!(
+        challenge["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer the expected key authorization"),
+        "{challenge}"
+    );
+    assert_eq!(c.fetch(&a, &authz_url).await["status"], "invalid");
+    let order = c.fetch(&a, &order_url).await;
+    assert_eq!(order["status"], "invalid");
+    assert_eq!(order["error"]["type"], incorrect);
+
+    // Exactly those three rows changed, and no row came or went.
+    assert_eq!(before.counts, after.counts);
+    let (order_id, authz_id, challenge_id) =
+        (id_of(&order_url), id_of(&authz_url), id_of(&challenge_url));
+    let changed_from = before.minus(&after);
+    let changed_to = after.minus(&before);
+    assert_eq!(
+        changed_from,
+        vec![
+            format!("authz {authz_id} pending"),
+            format!("challenge {challenge_id} pending error=- validated=-"),
+            format!("order {order_id} pending error=- cert=-"),
+        ]
+    );
+    assert_eq!(changed_to.len(), 3, "{changed_to:?}");
+    assert_eq!(changed_to[0], format!("authz {authz_id} invalid"));
+    assert!(
+        changed_to[1].starts_with(&format!("challenge {challenge_id} invalid error={{")),
+        "{changed_to:?}"
+    );
+    assert!(changed_to[1].contains("incorrectResponse"));
+    assert!(changed_to[1].ends_with("validated=-"));
+    assert!(
+        changed_to[2].starts_with(&format!("order {order_id} invalid error={{")),
+        "{changed_to:?}"
+    );
+    assert!(changed_to[2].contains("incorrectResponse"));
+}
+
+/// The rate limits (RFC 8555 §6.6), configured low: 429, `rateLimited`,
+/// `Retry-After` and nothing stored or spent.
+#[tokio::test]
+async fn requests_over_a_rate_limit_get_429_with_retry_after_and_change_nothing() {
+    let hour = Duration::from_secs(3600);
+    let limits = Limits {
+        new_orders_per_account: Limit::new(2, hour),
+        new_authorizations_per_identifier: Limit::new(1, 2 * hour),
+        ..Limits::default()
+    };
+    let authority = Authority::start_with(limits).await;
+    let c = RawClient::new(&authority);
+    let new_order = c.url("/acme/new-order");
+
+    // x spends its two orders; z spends its one authorization for
+    // hot.a.example. y's order for the same name shows that the identifier
+    // limit is per account: one account cannot lock others out of a name.
+    let (x, y, z) = (
+        c.account(None).await,
+        c.account(None).await,
+        c.account(None).await,
+    );
+    c.order(&x, &["one.a.example"]).await;
+    c.order(&x, &["two.a.example"]).await;
+    c.order(&z, &["hot.a.example"]).await;
+    c.order(&y, &["hot.a.example"]).await;
+
+    let cases = vec![
+        Case {
+            name: "newOrder over the account's limit",
+            request: by(
+                &c,
+                &x,
+                &new_order,
+                Some(&order_payload(&["three.a.example"])),
+            )
+            .await,
+            expect: expect(
+                429,
+                "rateLimited",
+                &[
+                    "too many new orders from this account",
+                    "at most 2 at once, then one every 3600 s",
+                    "retry after",
+                ],
+            ),
+        },
+        Case {
+            name: "new authorization over the identifier's limit",
+            request: by(&c, &z, &new_order, Some(&order_payload(&["hot.a.example"]))).await,
+            expect: expect(
+                429,
+                "rateLimited",
+                &[
+                    "too many new authorizations for hot.a.example from this account",
+                    "at most 1 at once, then one every 7200 s",
+                ],
+            ),
+        },
+    ];
+    let problems = run(&c, &authority.store, cases).await;
+
+    // Retry-After is when the request would succeed: one period after the
+    // oldest spend, less the seconds this test has taken.
+    let retry_after = |name: &str, range: RangeInclusive<u64>| {
+        let (reply, problem) = &problems[name];
+        let secs: u64 = reply
+            .header("retry-after")
+            .unwrap_or_else(|| panic!("{name}: no Retry-After"))
+            .parse()
+            .unwrap();
+        assert!(range.contains(&secs), "{name}: Retry-After {secs}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.ends_with(&format!("retry after {secs} s")),
+            "{detail}"
+        );
+    };
+    retry_after("newOrder over the account's limit", 3500..=3600);
+    retry_after("new authorization over the identifier's limit", 7100..=7200);
+
+    // The refused order spent none of z's order tokens: it has one left.
+    c.order(&z, &["cool.a.example"]).await;
+    let reply = c
+        .post_as(&z, &new_order, Some(&order_payload(&["cooler.a.example"])))
+        .await;
+    assert_eq!(reply.status, 429, "and now it has none");
+}
