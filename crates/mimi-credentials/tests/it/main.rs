@@ -3,6 +3,7 @@
 mod csr;
 mod mimi_rules;
 mod openssl;
+mod parse_fuzz;
 mod pki;
 mod profiles;
 mod tls;
