@@ -216,7 +216,7 @@ fn convert_between_forms() {
 }
 
 #[test]
-fn demo_tours_the_draft_table() {
+fn demo_tours_identifiers_and_credentials() {
     let out = mimi(&["demo"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
