@@ -16,6 +16,7 @@
 //!   CA publishes no CRL).
 //! - A domain CA's CRL listing 100,000 revoked 16-byte serials: its size, and
 //!   the time to issue it, parse it and look one serial up.
+//! - `verify_csr` per second, as ACME finalize runs it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
@@ -397,5 +398,36 @@ fn main() {
         if issue_n < 10 {
             println!("{:<12} (issue: mean of {issue_n} runs)", "");
         }
+    }
+
+    csr_checks(budget);
+}
+
+/// `verify_csr` on finalize-sized CSRs (one DNS name), as the ACME server
+/// runs it for every finalize.
+fn csr_checks(budget: Duration) {
+    println!();
+    println!("verify_csr (one DNS name)");
+    println!("{:<12} {:>10} {:>10}", "scheme", "checks/s", "µs");
+    let algs: [(&str, &'static rcgen::SignatureAlgorithm); 2] = [
+        ("Ed25519", &rcgen::PKCS_ED25519),
+        ("ECDSA P-256", &rcgen::PKCS_ECDSA_P256_SHA256),
+    ];
+    for (name, alg) in algs {
+        let key = rcgen::KeyPair::generate_for(alg).expect("key");
+        let csr = rcgen::CertificateParams::new(vec!["provider.example.com".to_owned()])
+            .expect("params")
+            .serialize_request(&key)
+            .expect("csr");
+        let der = csr.der().to_vec();
+        mimi_credentials::verify_csr(&der).expect("valid CSR");
+        let (per, _) = measure(budget, || {
+            black_box(mimi_credentials::verify_csr(black_box(&der)).is_ok());
+        });
+        println!(
+            "{name:<12} {:>10.0} {:>10.1}",
+            1.0 / per.as_secs_f64(),
+            micros(per)
+        );
     }
 }
