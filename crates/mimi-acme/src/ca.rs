@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mimi_credentials::{CertificateAuthority, Subject, Validity, VerifiedCsr};
+use mimi_credentials::{CertificateAuthority, Subject, TnAuthList, Validity, VerifiedCsr};
 use mimi_identifiers::Domain;
 
-use crate::objects::Identifier;
+use crate::objects::{DNS, Identifier, TN_AUTH_LIST};
 use crate::problem::{AcmeError, ErrorType};
 
 /// The certificate profiles this authority offers.
@@ -18,16 +18,23 @@ pub enum Profile {
     /// A provider's domain CA, name-constrained to its domain, from the
     /// identity root. Only for accounts with external account binding.
     DomainCa,
+    /// A provider's phone-number CA (draft-peterson-mimi-idprover): one
+    /// telephone number proved with `sms-link-00` and the provider's domain
+    /// proved with `http-01` in the same order, from the identity root,
+    /// name-constrained to that domain. Only for accounts with external
+    /// account binding.
+    PhoneCa,
 }
 
 impl Profile {
     pub const DEFAULT: Profile = Profile::TlsServer;
-    pub const ALL: [Profile; 2] = [Profile::TlsServer, Profile::DomainCa];
+    pub const ALL: [Profile; 3] = [Profile::TlsServer, Profile::DomainCa, Profile::PhoneCa];
 
     pub fn name(self) -> &'static str {
         match self {
             Profile::TlsServer => "tls-server",
             Profile::DomainCa => "domain-ca",
+            Profile::PhoneCa => "phone-ca",
         }
     }
 
@@ -37,6 +44,12 @@ impl Profile {
             Profile::DomainCa => {
                 "a provider's MIMI domain CA (one dns identifier, name-constrained to it), \
                  from the identity root; needs an account with external account binding"
+            }
+            Profile::PhoneCa => {
+                "a provider's MIMI phone-number CA: one TNAuthList identifier (one number, \
+                 sms-link-00) and one dns identifier (the provider's domain, http-01), \
+                 name-constrained to that domain, 30 days, from the identity root; needs an \
+                 account with external account binding"
             }
         }
     }
@@ -51,6 +64,11 @@ impl Profile {
             Profile::TlsServer => Duration::from_secs(30 * 24 * 3600),
             // A domain CA is short-lived: its provider renews it with ARI.
             Profile::DomainCa => Duration::from_secs(14 * 24 * 3600),
+            // Control of a number must be re-proved (draft-peterson-mimi-idprover
+            // §1): at most 30 days. Less the minute of clock skew that
+            // `Validity::starting_now` puts before now, so that notAfter −
+            // notBefore is exactly 30 days.
+            Profile::PhoneCa => Duration::from_secs(30 * 24 * 3600 - 60),
         }
     }
 }
@@ -78,20 +96,52 @@ impl Issuers {
         csr: &VerifiedCsr,
     ) -> Result<Issued, AcmeError> {
         let domains = dns_domains(identifiers)?;
+        let one_domain = |profile: &str| {
+            <[Domain; 1]>::try_from(domains.clone()).map_err(|_| {
+                AcmeError::new(
+                    ErrorType::RejectedIdentifier,
+                    format!("a {profile} order names exactly one dns identifier"),
+                )
+            })
+        };
         let (issuer, subject) = match profile {
-            Profile::TlsServer => (&self.tls_root, Subject::TlsServer { dns_names: domains }),
-            Profile::DomainCa => {
-                let [domain] = <[Domain; 1]>::try_from(domains).map_err(|_| {
-                    AcmeError::new(
+            Profile::TlsServer => {
+                if identifiers.iter().any(|i| i.type_ != DNS) {
+                    return Err(AcmeError::new(
                         ErrorType::RejectedIdentifier,
-                        "a domain-ca order names exactly one dns identifier",
-                    )
-                })?;
+                        "a tls-server certificate names dns identifiers only",
+                    ));
+                }
+                (&self.tls_root, Subject::TlsServer { dns_names: domains })
+            }
+            Profile::DomainCa => {
+                if identifiers.iter().any(|i| i.type_ != DNS) {
+                    return Err(AcmeError::new(
+                        ErrorType::RejectedIdentifier,
+                        "a domain-ca certificate names dns identifiers only",
+                    ));
+                }
+                let [domain] = one_domain("domain-ca")?;
                 let subject = Subject::DomainCa {
                     domain,
                     organization: None,
                 };
                 (&self.identity_root, subject)
+            }
+            Profile::PhoneCa => {
+                let [domain] = one_domain("phone-ca")?;
+                let lists = identifiers
+                    .iter()
+                    .filter(|i| i.type_ == TN_AUTH_LIST)
+                    .map(|i| crate::ra::tn_auth_list_of(&i.value))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let [numbers] = <[TnAuthList; 1]>::try_from(lists).map_err(|_| {
+                    AcmeError::new(
+                        ErrorType::RejectedIdentifier,
+                        "a phone-ca order names exactly one TNAuthList identifier",
+                    )
+                })?;
+                (&self.identity_root, Subject::PhoneCa { domain, numbers })
             }
         };
         let validity = Validity::starting_now(profile.lifetime());
@@ -107,9 +157,11 @@ impl Issuers {
     }
 }
 
+/// The order's `dns` identifiers as domains.
 fn dns_domains(identifiers: &[Identifier]) -> Result<Vec<Domain>, AcmeError> {
     identifiers
         .iter()
+        .filter(|i| i.type_ == DNS)
         .map(|i| {
             Domain::parse(&i.value).map_err(|e| {
                 AcmeError::new(ErrorType::RejectedIdentifier, format!("{}: {e}", i.value))

@@ -6,10 +6,13 @@
 //! `mimi-credentials`; the storage authority ([`sa`]) holds all state.
 //!
 //! Profiles (draft-ietf-acme-profiles): `tls-server` (TLS server
-//! certificates from the TLS root, `dns` + `http-01`) and `domain-ca` (a
+//! certificates from the TLS root, `dns` + `http-01`), `domain-ca` (a
 //! provider's name-constrained domain CA from the identity root, for accounts
-//! with external account binding). Departures from RFC 8555 are listed in
-//! docs/acme-divergences.md.
+//! with external account binding) and `phone-ca` (a provider's phone-number
+//! CA: a `TNAuthList` identifier proved with `sms-link-00`, codes sent through
+//! an [`sms::SmsGateway`], plus the provider's domain with `http-01`).
+//! Departures from RFC 8555 are listed in docs/acme-divergences.md;
+//! `sms-link-00` is specified in docs/sms-link-00.md.
 
 use std::sync::Arc;
 
@@ -29,15 +32,18 @@ pub use ca::{Issuers, Profile};
 pub use problem::{AcmeError, ErrorType, Problem};
 pub use ratelimit::{Limit, Limits};
 pub use sa::{AcmeStore, SqliteStore};
+pub use sms::{OutboxGateway, SmsGateway, WebhookGateway};
 pub use va::ResolverMap;
 
 /// Builds the ACME router for an authority reachable at `base`
-/// (`https://host:port`, no trailing slash), with the rate limits `limits`
+/// (`https://host:port`, no trailing slash) that sends `sms-link-00` codes
+/// through `sms`, with the rate limits and code limits `limits`
 /// (`Limits::default()` for the usual ones).
 pub fn router<S: AcmeStore>(
     store: S,
     issuers: Issuers,
     resolve: ResolverMap,
+    sms: Arc<dyn SmsGateway>,
     base: &str,
     limits: Limits,
 ) -> Result<axum::Router, AcmeError> {
@@ -46,6 +52,7 @@ pub fn router<S: AcmeStore>(
         store,
         issuers,
         validator,
+        sms,
         buckets: ratelimit::TokenBuckets::new(limits.max_tracked_keys),
         limits,
     });

@@ -28,6 +28,16 @@ pub struct DirectoryMeta {
     pub profiles: BTreeMap<String, String>,
 }
 
+/// The identifier type of domain names (RFC 8555 §9.7.7).
+pub const DNS: &str = "dns";
+/// The identifier type of telephone numbers (RFC 9448 §3): the value is the
+/// base64url DER of an RFC 8226 TNAuthList.
+pub const TN_AUTH_LIST: &str = "TNAuthList";
+/// The challenge type of RFC 8555 §8.3.
+pub const HTTP_01: &str = "http-01";
+/// The challenge type of draft-peterson-mimi-idprover §4 (docs/sms-link-00.md).
+pub const SMS_LINK_00: &str = "sms-link-00";
+
 /// An identifier of RFC 8555 §9.7.7 (`dns`) or RFC 9448 (`TNAuthList`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Identifier {
@@ -157,6 +167,18 @@ pub struct NewOrder {
     /// ARI (RFC 9773): the certificate this order replaces.
     #[serde(default)]
     pub replaces: Option<String>,
+}
+
+/// What a client POSTs to a challenge URL (RFC 8555 §7.5.1), other than
+/// POST-as-GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeAnswer {
+    /// `{}`: the client is ready (http-01: validate now; sms-link-00: send
+    /// the code).
+    Ready,
+    /// `{"keyAuthorization": "..."}`: completes an sms-link-00 challenge
+    /// (modelled on RFC 8823 §3.2).
+    KeyAuthorization(String),
 }
 
 /// The payload of finalize (RFC 8555 §7.4).

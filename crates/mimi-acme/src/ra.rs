@@ -7,17 +7,22 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mimi_identifiers::Domain;
+use mimi_credentials::{TnAuthList, TnEntry};
+use mimi_identifiers::{Domain, PhoneNumber};
 
 use crate::ca::{Issuers, Profile, unix_seconds};
 use crate::jws::{self, Jwk, KeyRef};
-use crate::objects::{Identifier, NewAccount, NewOrder, Status};
+use crate::objects::{
+    ChallengeAnswer, DNS, HTTP_01, Identifier, NewAccount, NewOrder, SMS_LINK_00, Status,
+    TN_AUTH_LIST,
+};
 use crate::problem::{AcmeError, ErrorType};
 use crate::ratelimit::{Limits, Spend, TokenBuckets};
 use crate::sa::{
     AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, ChallengeRecord, NewCertificate,
     NewOrderRecord, OrderRecord, StoreError,
 };
+use crate::sms::{self, Sms, SmsGateway};
 use crate::va::Validator;
 
 /// Most identifiers in one order.
@@ -29,6 +34,8 @@ pub struct Ra<S> {
     pub store: S,
     pub issuers: Issuers,
     pub validator: Validator,
+    /// Where `sms-link-00` codes go.
+    pub sms: Arc<dyn SmsGateway>,
     pub limits: Limits,
     /// The rate limits' state (in memory: a restart forgives all debts).
     pub buckets: TokenBuckets,
@@ -51,6 +58,98 @@ fn now() -> i64 {
 /// The key authorization of RFC 8555 §8.1.
 pub fn key_authorization(token: &str, jwk: &Jwk) -> String {
     format!("{token}.{}", jwk.thumbprint())
+}
+
+/// What an `sms-link-00` completion must carry, before base64url
+/// (docs/sms-link-00.md): SHA-256(code || token || "." || thumbprint), which
+/// proves both the code the phone received and the account key.
+pub fn sms_key_authorization_digest(code: &str, token: &str, thumbprint: &str) -> Vec<u8> {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(code.as_bytes());
+    ctx.update(token.as_bytes());
+    ctx.update(b".");
+    ctx.update(thumbprint.as_bytes());
+    ctx.finish().as_ref().to_vec()
+}
+
+/// Reads the value of a `TNAuthList` identifier (RFC 9448 §3): base64url of
+/// the DER of an RFC 8226 TNAuthList that, here, holds exactly one telephone
+/// number (draft-peterson-mimi-idprover §4) that is an E.164 number. A value
+/// that is not such DER is `malformed`; a well-formed list this server will
+/// not certify (several entries, a range, an SPC, a number that is not
+/// E.164) is `rejectedIdentifier`.
+pub fn tn_identifier(value: &str) -> Result<(TnAuthList, PhoneNumber), AcmeError> {
+    let der = URL_SAFE_NO_PAD.decode(value).map_err(|_| {
+        AcmeError::malformed(format!(
+            "the TNAuthList identifier value {} is not base64url without padding; send base64url(DER of the TNAuthList) (RFC 9448 §3)",
+            shorten(value)
+        ))
+    })?;
+    let list = TnAuthList::from_der(&der).map_err(|e| {
+        AcmeError::malformed(format!(
+            "the TNAuthList identifier value is not an RFC 8226 TNAuthList: {e}; send the DER of a TNAuthList with one `one` entry holding the number's digits"
+        ))
+    })?;
+    // from_der is strict DER, so this only catches what a later change to
+    // it might let through; the identifier's value must have one spelling.
+    if list.to_der() != der {
+        return Err(AcmeError::malformed(
+            "the TNAuthList identifier value is not in DER; encode it with DER",
+        ));
+    }
+    let rejected = |detail: String| AcmeError::new(ErrorType::RejectedIdentifier, detail);
+    let number = match list.entries() {
+        [TnEntry::One(n)] => n.clone(),
+        [TnEntry::Range { start, count }] => {
+            return Err(rejected(format!(
+                "the TNAuthList holds a range ({count} numbers from {}); only single numbers are certified here, each proved by its own SMS: order one number per order",
+                start.as_str()
+            )));
+        }
+        [TnEntry::ServiceProviderCode(_)] => {
+            return Err(rejected(
+                "the TNAuthList holds a service provider code; only single telephone numbers are certified here (a `one` entry)".into(),
+            ));
+        }
+        entries => {
+            return Err(rejected(format!(
+                "the TNAuthList holds {} entries; a TNAuthList identifier here holds exactly one telephone number (draft-peterson-mimi-idprover §4): order one number per order",
+                entries.len()
+            )));
+        }
+    };
+    let phone = PhoneNumber::parse(&format!("+{}", number.as_str())).map_err(|e| {
+        rejected(format!(
+            "the TNAuthList number {:?} is not an E.164 number ({e}); give the 1 to 15 digits of the international number, country code first, without '+'",
+            number.as_str()
+        ))
+    })?;
+    Ok((list, phone))
+}
+
+/// The TNAuthList of a stored (already checked) `TNAuthList` identifier.
+pub(crate) fn tn_auth_list_of(value: &str) -> Result<TnAuthList, AcmeError> {
+    tn_identifier(value)
+        .map(|(list, _)| list)
+        .map_err(|e| AcmeError::internal("a stored TNAuthList identifier is unreadable", e))
+}
+
+/// An identifier in words, for messages: a number for `TNAuthList`.
+fn describe(id: &Identifier) -> String {
+    match (id.type_.as_str(), tn_identifier(&id.value)) {
+        (TN_AUTH_LIST, Ok((_, phone))) => phone.to_string(),
+        _ => id.value.clone(),
+    }
+}
+
+/// At most 40 characters of what a client sent, for messages.
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(40).collect();
+        format!("{head:?}…")
+    }
 }
 
 fn random_token() -> String {
@@ -227,19 +326,31 @@ impl<S: AcmeStore> Ra<S> {
                 )
             })?,
         };
-        if profile == Profile::DomainCa && account.eab_kid.is_none() {
+        if matches!(profile, Profile::DomainCa | Profile::PhoneCa) && account.eab_kid.is_none() {
             return Err(AcmeError::new(
                 ErrorType::ExternalAccountRequired,
-                "the domain-ca profile is only for accounts created with external account binding; create an account with the EAB key the authority's operator gave you",
+                format!(
+                    "the {} profile is only for accounts created with external account binding; create an account with the EAB key the authority's operator gave you",
+                    profile.name()
+                ),
             ));
         }
-        let identifiers = check_identifiers(request.identifiers)?;
+        let identifiers = check_identifiers(profile, request.identifiers)?;
         // Only a request that would succeed is charged, and a refused one
         // creates nothing.
         self.charge_new_order(account, &identifiers)?;
+        // A number is proved only by sms-link-00, and sms-link-00 is offered
+        // only for numbers: http-01 says nothing about who holds a phone.
         let authorizations = identifiers
             .into_iter()
-            .map(|id| (id, vec![("http-01".to_owned(), random_token())]))
+            .map(|id| {
+                let challenge = if id.type_ == TN_AUTH_LIST {
+                    SMS_LINK_00
+                } else {
+                    HTTP_01
+                };
+                (id, vec![(challenge.to_owned(), random_token())])
+            })
             .collect();
         let record = NewOrderRecord {
             account_id: account.id,
@@ -290,7 +401,7 @@ impl<S: AcmeStore> Ra<S> {
             }
             Some(id) => format!(
                 "too many new authorizations for {} from this account ({authzs}); retry after {wait} s",
-                id.value
+                describe(id)
             ),
         };
         Err(AcmeError::rate_limited(detail, wait))
@@ -367,13 +478,15 @@ impl<S: AcmeStore> Ra<S> {
         Ok((challenge, authz))
     }
 
-    /// The client says a challenge is ready: validate it in the background
-    /// (RFC 8555 §7.5.1). Answering again while it runs changes nothing.
+    /// A client answers a challenge (RFC 8555 §7.5.1): `{}` says it is ready
+    /// (http-01 is then validated in the background; sms-link-00 sends the
+    /// code), `{"keyAuthorization": ...}` completes an sms-link-00 challenge.
     pub async fn respond_to_challenge(
         self: &Arc<Self>,
         account: &AccountRecord,
         jwk: &Jwk,
         id: i64,
+        answer: ChallengeAnswer,
     ) -> Result<(ChallengeRecord, AuthzRecord), AcmeError> {
         let (challenge, authz) = self.challenge_for(account, id).await?;
         if authz.status == Status::Expired {
@@ -381,6 +494,36 @@ impl<S: AcmeStore> Ra<S> {
                 "the authorization has expired; place a new order",
             ));
         }
+        match (challenge.type_.as_str(), answer) {
+            (HTTP_01, ChallengeAnswer::Ready) => {
+                self.start_http01(account, jwk, &challenge, &authz).await
+            }
+            (HTTP_01, ChallengeAnswer::KeyAuthorization(_)) => Err(AcmeError::malformed(
+                "an http-01 challenge is answered with the empty object {} as payload; the key authorization is served over HTTP, not sent here",
+            )),
+            (SMS_LINK_00, ChallengeAnswer::Ready) => {
+                self.send_sms_code(account, jwk, &challenge, &authz).await
+            }
+            (SMS_LINK_00, ChallengeAnswer::KeyAuthorization(key_authorization)) => {
+                self.complete_sms(account, id, &key_authorization).await
+            }
+            (other, _) => Err(AcmeError::internal(
+                "a stored challenge has an unknown type",
+                other,
+            )),
+        }
+    }
+
+    /// http-01: validate in the background. Answering again while it runs
+    /// changes nothing.
+    async fn start_http01(
+        self: &Arc<Self>,
+        account: &AccountRecord,
+        jwk: &Jwk,
+        challenge: &ChallengeRecord,
+        authz: &AuthzRecord,
+    ) -> Result<(ChallengeRecord, AuthzRecord), AcmeError> {
+        let id = challenge.id;
         let started = self
             .store
             .transition_challenge(id, Status::Pending, Status::Processing)
@@ -403,6 +546,198 @@ impl<S: AcmeStore> Ra<S> {
             });
         }
         self.challenge_for(account, id).await
+    }
+
+    /// sms-link-00, the client is ready (draft-peterson-mimi-idprover §4):
+    /// send a fresh code to the number, naming the provider's domain, and
+    /// keep only the digest the completion must match. The code itself
+    /// leaves this function only inside the text handed to the gateway.
+    async fn send_sms_code(
+        &self,
+        account: &AccountRecord,
+        jwk: &Jwk,
+        challenge: &ChallengeRecord,
+        authz: &AuthzRecord,
+    ) -> Result<(ChallengeRecord, AuthzRecord), AcmeError> {
+        if challenge.status != Status::Pending {
+            return Err(not_ready_for_code(challenge));
+        }
+        let order = self.order_for(account, authz.order_id).await?;
+        if order.status != Status::Pending {
+            return Err(AcmeError::malformed(format!(
+                "the order is {}, so no code is sent for it; place a new order",
+                order.status.as_str()
+            )));
+        }
+        let (_, number) = tn_identifier(&authz.identifier.value)
+            .map_err(|e| AcmeError::internal("a stored TNAuthList identifier is unreadable", e))?;
+        let provider = order
+            .identifiers
+            .iter()
+            .find(|i| i.type_ == DNS)
+            .ok_or_else(|| {
+                AcmeError::internal("a phone-ca order has no dns identifier", order.id)
+            })?;
+        // The per-number cap comes before any change, so that a refused
+        // request changes nothing.
+        self.charge_sms(&number)?;
+        let code = sms::six_digit_code();
+        let digest = sms_key_authorization_digest(&code, &challenge.token, &jwk.thumbprint());
+        let lifetime = i64::try_from(self.limits.sms_code_lifetime.as_secs()).unwrap_or(i64::MAX);
+        let expires = now().saturating_add(lifetime);
+        let started = self
+            .store
+            .start_sms_code(challenge.id, &digest, expires)
+            .await
+            .map_err(store_error)?;
+        if !started {
+            // A concurrent ready request won.
+            let (challenge, _) = self.challenge_for(account, challenge.id).await?;
+            return Err(not_ready_for_code(&challenge));
+        }
+        let text = Sms {
+            to: number.to_string(),
+            text: sms::message_text(&provider.value, &code),
+        };
+        if let Err(e) = self.sms.send(&text).await {
+            // The challenge goes back to pending, without a code, so that
+            // the client can ask again; wrong answers stay counted.
+            // SmsError never holds the message text.
+            tracing::error!(error = %e, challenge = challenge.id, "sending an sms-link-00 code failed");
+            self.store
+                .abort_sms_code(challenge.id, &digest)
+                .await
+                .map_err(store_error)?;
+            return Err(AcmeError::new(
+                ErrorType::ServerInternal,
+                "the authority could not send the SMS with the code; the challenge is pending again: POST {} to it again later to have a new code sent",
+            ));
+        }
+        self.challenge_for(account, challenge.id).await
+    }
+
+    /// Takes a token from the number's SMS bucket, or refuses with
+    /// `rateLimited`.
+    fn charge_sms(&self, number: &PhoneNumber) -> Result<(), AcmeError> {
+        let limit = self.limits.sms_codes_per_number;
+        let spend = Spend {
+            key: format!("sms/number/{}", number.digits()),
+            limit,
+            cost: 1,
+        };
+        self.buckets.try_spend(&[spend]).map_err(|denied| {
+            let wait = denied.retry_after_secs();
+            AcmeError::rate_limited(
+                format!(
+                    "too many codes sent to {number} ({limit}), by any account; retry after {wait} s"
+                ),
+                wait,
+            )
+        })
+    }
+
+    /// sms-link-00, the client completes (modelled on RFC 8823 §3.2): the
+    /// keyAuthorization must be base64url(SHA-256(code || token || "." ||
+    /// thumbprint)) for the code sent and this account's key, within the
+    /// code's lifetime and the allowed wrong answers.
+    async fn complete_sms(
+        &self,
+        account: &AccountRecord,
+        id: i64,
+        key_authorization: &str,
+    ) -> Result<(ChallengeRecord, AuthzRecord), AcmeError> {
+        // The payload's shape first: a malformed answer counts nothing.
+        let answer = URL_SAFE_NO_PAD
+            .decode(key_authorization)
+            .ok()
+            .filter(|a| a.len() == 32)
+            .ok_or_else(|| {
+                AcmeError::malformed(
+                    "keyAuthorization is not base64url (without padding) of 32 bytes; send base64url(SHA-256(code || token || \".\" || base64url(JWK thumbprint)))",
+                )
+            })?;
+        let max = i64::from(self.limits.sms_max_attempts.max(1));
+        // Each pass reads the state and writes only if it is unchanged; a
+        // concurrent answer makes the next pass decide on the new state. Every
+        // write moves the state on, so few passes are ever needed.
+        for _ in 0..16 {
+            let (challenge, authz) = self.challenge_for(account, id).await?;
+            if authz.status == Status::Expired {
+                return Err(AcmeError::malformed(
+                    "the authorization has expired; place a new order",
+                ));
+            }
+            match challenge.status {
+                Status::Processing => {}
+                Status::Pending => {
+                    return Err(AcmeError::malformed(
+                        "no code has been sent for this challenge yet: POST {} to it first, then answer with the code the phone receives",
+                    ));
+                }
+                _ => return Err(decided(&challenge)),
+            }
+            let seen = self
+                .store
+                .sms_code(id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| not_found("challenge", id))?;
+            let (Some(digest), Some(expires)) = (seen.digest.as_deref(), seen.expires) else {
+                return Err(AcmeError::internal(
+                    "an sms-link-00 challenge is processing without a code",
+                    id,
+                ));
+            };
+            let t = now();
+            let (outcome, attempts, error) = if t >= expires {
+                let e = AcmeError::unauthorized(format!(
+                    "the code has expired (codes are valid for {} s after they are sent); the challenge, its authorization and the order are now invalid: place a new order to get a new code",
+                    self.limits.sms_code_lifetime.as_secs()
+                ));
+                (Err(e.problem()), seen.attempts, Some(e))
+            } else if aws_lc_rs::constant_time::verify_slices_are_equal(&answer, digest).is_ok() {
+                (Ok(t), seen.attempts, None)
+            } else if seen.attempts + 1 >= max {
+                let e = AcmeError::new(
+                    ErrorType::IncorrectResponse,
+                    format!(
+                        "the keyAuthorization does not match the code sent and this account's key; that was the last of {max} attempts: the challenge, its authorization and the order are now invalid, place a new order"
+                    ),
+                );
+                (Err(e.problem()), seen.attempts + 1, Some(e))
+            } else {
+                if self
+                    .store
+                    .count_sms_attempt(id, &seen)
+                    .await
+                    .map_err(store_error)?
+                {
+                    let left = max - seen.attempts - 1;
+                    return Err(AcmeError::new(
+                        ErrorType::IncorrectResponse,
+                        format!(
+                            "the keyAuthorization does not match the code sent and this account's key; {left} attempt(s) left. Send base64url(SHA-256(code || token || \".\" || base64url(JWK thumbprint))) with the six digits the phone received"
+                        ),
+                    ));
+                }
+                continue;
+            };
+            if self
+                .store
+                .finish_sms_code(id, &seen, attempts, outcome)
+                .await
+                .map_err(store_error)?
+            {
+                return match error {
+                    Some(e) => Err(e),
+                    None => self.challenge_for(account, id).await,
+                };
+            }
+        }
+        Err(AcmeError::internal(
+            "an sms-link-00 answer kept racing with others",
+            id,
+        ))
     }
 
     /// finalize: the CSR must name exactly the order's identifiers.
@@ -494,6 +829,35 @@ impl<S: AcmeStore> Ra<S> {
     }
 }
 
+/// Why a ready request (`{}`) to an sms-link-00 challenge that is not
+/// pending sends nothing.
+fn not_ready_for_code(challenge: &ChallengeRecord) -> AcmeError {
+    match challenge.status {
+        Status::Processing => AcmeError::malformed(
+            "the code for this challenge has been sent already and is not sent again; complete the challenge with {\"keyAuthorization\": base64url(SHA-256(code || token || \".\" || base64url(JWK thumbprint)))}, or, if no SMS arrives, place a new order once this one has failed",
+        ),
+        _ => decided(challenge),
+    }
+}
+
+/// An answer to a challenge that is already valid or invalid.
+fn decided(challenge: &ChallengeRecord) -> AcmeError {
+    match (&challenge.status, &challenge.error) {
+        (Status::Valid, _) => AcmeError::malformed(
+            "the challenge is valid already and takes no more answers; its authorization is done, continue with the order",
+        ),
+        (status, Some(error)) => AcmeError::malformed(format!(
+            "the challenge is {} ({}) and takes no more answers; place a new order",
+            status.as_str(),
+            error.detail
+        )),
+        (status, None) => AcmeError::malformed(format!(
+            "the challenge is {} and takes no more answers; place a new order",
+            status.as_str()
+        )),
+    }
+}
+
 fn not_found(what: &str, id: i64) -> AcmeError {
     AcmeError::not_found(format!(
         "this account has no {what} {id}; use the URLs the server returned to this account"
@@ -543,8 +907,13 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Identifiers of a new order: `dns` names that are valid domains, no
-/// wildcards, no duplicates; lowercased.
-fn check_identifiers(identifiers: Vec<Identifier>) -> Result<Vec<Identifier>, AcmeError> {
+/// wildcards (lowercased); `TNAuthList` identifiers of one E.164 number, only
+/// in `phone-ca` orders, which name exactly one number and one domain; no
+/// duplicates.
+fn check_identifiers(
+    profile: Profile,
+    identifiers: Vec<Identifier>,
+) -> Result<Vec<Identifier>, AcmeError> {
     if identifiers.is_empty() {
         return Err(AcmeError::malformed(
             "an order needs at least one identifier",
@@ -559,68 +928,142 @@ fn check_identifiers(identifiers: Vec<Identifier>) -> Result<Vec<Identifier>, Ac
     }
     let mut out: Vec<Identifier> = Vec::with_capacity(identifiers.len());
     for id in identifiers {
-        if id.type_ != "dns" {
-            return Err(AcmeError::new(
-                ErrorType::UnsupportedIdentifier,
-                format!("identifier type {:?} is not offered; use dns", id.type_),
-            ));
-        }
-        // A wildcard is a well-formed ACME identifier (RFC 8555 §7.1.3) that
-        // this server will not issue for: rejectedIdentifier.
-        if id.value.starts_with("*.") {
-            return Err(AcmeError::new(
-                ErrorType::RejectedIdentifier,
-                format!(
-                    "{:?}: wildcard names are not issued; order each name explicitly",
-                    id.value
-                ),
-            ));
-        }
-        // A value that is no domain name at all makes the request malformed
-        // (as in Boulder's policy); rejectedIdentifier is for names the
-        // server could issue for but will not.
-        let domain = Domain::parse(&id.value).map_err(|e| {
-            AcmeError::malformed(format!("{:?} is not a domain name: {e}", id.value))
-        })?;
-        let id = Identifier {
-            type_: "dns".into(),
-            value: domain.to_string(),
+        let id = match id.type_.as_str() {
+            DNS => check_dns(&id.value)?,
+            TN_AUTH_LIST => {
+                // The type is supported, but not for this profile: the server
+                // will not issue this identifier here.
+                if profile != Profile::PhoneCa {
+                    return Err(AcmeError::new(
+                        ErrorType::RejectedIdentifier,
+                        format!(
+                            "TNAuthList identifiers are certified only in phone-ca orders, not in {} orders; order the number with \"profile\": \"phone-ca\" together with your provider's domain",
+                            profile.name()
+                        ),
+                    ));
+                }
+                let (list, _) = tn_identifier(&id.value)?;
+                Identifier {
+                    type_: TN_AUTH_LIST.into(),
+                    value: URL_SAFE_NO_PAD.encode(list.to_der()),
+                }
+            }
+            other => {
+                return Err(AcmeError::new(
+                    ErrorType::UnsupportedIdentifier,
+                    format!(
+                        "identifier type {other:?} is not offered; use dns (and TNAuthList in phone-ca orders)"
+                    ),
+                ));
+            }
         };
         if out.contains(&id) {
             return Err(AcmeError::malformed(format!(
                 "{} is listed twice; list each identifier once",
-                id.value
+                describe(&id)
             )));
         }
         out.push(id);
     }
+    if profile == Profile::PhoneCa {
+        let numbers = out.iter().filter(|i| i.type_ == TN_AUTH_LIST).count();
+        let domains = out.iter().filter(|i| i.type_ == DNS).count();
+        if numbers != 1 || domains != 1 {
+            // TNAuthList orders only from accounts that prove, in the same
+            // order, that they control the domain the CA will be
+            // constrained to.
+            return Err(AcmeError::malformed(format!(
+                "a phone-ca order names exactly one TNAuthList identifier (the number, proved with sms-link-00) and exactly one dns identifier (your provider's domain, proved with http-01 in the same order); this one names {numbers} TNAuthList and {domains} dns"
+            )));
+        }
+    }
     Ok(out)
+}
+
+/// A `dns` identifier's value: a valid domain, no wildcard; lowercased.
+fn check_dns(value: &str) -> Result<Identifier, AcmeError> {
+    // A wildcard is a well-formed ACME identifier (RFC 8555 §7.1.3) that
+    // this server will not issue for: rejectedIdentifier.
+    if value.starts_with("*.") {
+        return Err(AcmeError::new(
+            ErrorType::RejectedIdentifier,
+            format!("{value:?}: wildcard names are not issued; order each name explicitly"),
+        ));
+    }
+    // A value that is no domain name at all makes the request malformed
+    // (as in Boulder's policy); rejectedIdentifier is for names the
+    // server could issue for but will not.
+    let domain = Domain::parse(value)
+        .map_err(|e| AcmeError::malformed(format!("{value:?} is not a domain name: {e}")))?;
+    Ok(Identifier {
+        type_: DNS.into(),
+        value: domain.to_string(),
+    })
 }
 
 /// The joint key/identity check of draft-barnes-mimi-identity-arch §4.1: the
 /// CSR must name exactly the identifiers that were validated, nothing more or
 /// less, so that no one obtains a certificate for names bound to another key.
+/// The dns identifiers are the CSR's DNS names; a `phone-ca` order's
+/// TNAuthList is the CSR's TNAuthList extension, equal to the order's; other
+/// profiles' CSRs carry none.
 fn check_csr_names(
     order: &OrderRecord,
     csr: &mimi_credentials::VerifiedCsr,
 ) -> Result<(), AcmeError> {
-    let mut wanted: Vec<&str> = order.identifiers.iter().map(|i| i.value.as_str()).collect();
+    let bad = |detail: String| Err(AcmeError::new(ErrorType::BadCsr, detail));
+    let mut wanted: Vec<&str> = order
+        .identifiers
+        .iter()
+        .filter(|i| i.type_ == DNS)
+        .map(|i| i.value.as_str())
+        .collect();
     let mut got: Vec<&str> = csr.dns_names.iter().map(String::as_str).collect();
     wanted.sort_unstable();
     got.sort_unstable();
     got.dedup();
-    if wanted != got || !csr.uris.is_empty() || csr.tn_auth_list.is_some() {
-        return Err(AcmeError::new(
-            ErrorType::BadCsr,
-            format!(
-                "the CSR names {got:?}{}; it must name exactly the order's identifiers {wanted:?}",
-                if csr.uris.is_empty() && csr.tn_auth_list.is_none() {
-                    ""
-                } else {
-                    " and more"
-                }
-            ),
+    if wanted != got || !csr.uris.is_empty() {
+        return bad(format!(
+            "the CSR names {got:?}{}; it must name exactly the order's identifiers {wanted:?}",
+            if csr.uris.is_empty() { "" } else { " and URIs" }
         ));
     }
-    Ok(())
+    let order_list = order
+        .identifiers
+        .iter()
+        .find(|i| i.type_ == TN_AUTH_LIST)
+        .map(|i| tn_auth_list_of(&i.value))
+        .transpose()?;
+    match (&order_list, &csr.tn_auth_list) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => bad(format!(
+            "the CSR carries a TNAuthList extension, but this {} order certifies no telephone numbers; it must name exactly the order's identifiers {wanted:?}, without TNAuthList (numbers are certified in phone-ca orders)",
+            order.profile
+        )),
+        (Some(list), None) => bad(format!(
+            "the CSR carries no TNAuthList extension; a phone-ca CSR must carry the order's TNAuthList (RFC 8226, OID 1.3.6.1.5.5.7.1.26, with the number {}) besides the DNS name {wanted:?}",
+            numbers_text(list)
+        )),
+        (Some(list), Some(asked)) if list != asked => bad(format!(
+            "the CSR's TNAuthList ({}) is not the order's ({}); request exactly the TNAuthList of the order's identifier",
+            numbers_text(asked),
+            numbers_text(list)
+        )),
+        (Some(_), Some(_)) => Ok(()),
+    }
+}
+
+/// A TNAuthList in words, for messages: "+12015550123, a range of 10 from +1201555".
+fn numbers_text(list: &TnAuthList) -> String {
+    list.entries()
+        .iter()
+        .map(|e| match e {
+            TnEntry::One(n) => format!("+{}", n.as_str()),
+            TnEntry::Range { start, count } => {
+                format!("a range of {count} from +{}", start.as_str())
+            }
+            TnEntry::ServiceProviderCode(spc) => format!("the SPC {spc:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

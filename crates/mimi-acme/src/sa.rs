@@ -78,6 +78,31 @@ pub struct CertificateRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// The outstanding code of an `sms-link-00` challenge (docs/sms-link-00.md).
+/// Deliberately not part of [`ChallengeRecord`]: nothing the front end
+/// serializes ever holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsCodeRecord {
+    /// SHA-256(code || token || "." || thumbprint), the decoded
+    /// keyAuthorization expected; `None` when no code is outstanding.
+    pub digest: Option<Vec<u8>>,
+    /// Unix seconds from which the code no longer counts.
+    pub expires: Option<i64>,
+    /// Wrong answers so far.
+    pub attempts: i64,
+}
+
+impl std::fmt::Debug for SmsCodeRecord {
+    // The digest would let whoever reads a log try the million codes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsCodeRecord")
+            .field("digest", &self.digest.as_ref().map(|_| "<redacted>"))
+            .field("expires", &self.expires)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
 /// What an order is created with: per identifier, its challenges (type, token).
 #[derive(Debug, Clone)]
 pub struct NewOrderRecord {
@@ -151,6 +176,42 @@ pub trait AcmeStore: Send + Sync + 'static {
         to: Status,
         error: Option<&Problem>,
     ) -> impl Future<Output = R<bool>> + Send;
+    /// The code state of an `sms-link-00` challenge.
+    fn sms_code(&self, challenge_id: i64) -> impl Future<Output = R<Option<SmsCodeRecord>>> + Send;
+    /// Moves a challenge from pending to processing with a new code's
+    /// digest and expiry, if it is still pending; returns whether it did.
+    fn start_sms_code(
+        &self,
+        challenge_id: i64,
+        digest: &[u8],
+        expires: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Moves a challenge back from processing to pending and forgets its
+    /// code, if that code is still `digest` (the SMS could not be sent).
+    fn abort_sms_code(
+        &self,
+        challenge_id: i64,
+        digest: &[u8],
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Counts one wrong answer, if the challenge is still processing with
+    /// the code `seen.digest` and `seen.attempts` wrong answers; returns
+    /// whether it did (a concurrent answer got there first otherwise).
+    fn count_sms_attempt(
+        &self,
+        challenge_id: i64,
+        seen: &SmsCodeRecord,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Decides an `sms-link-00` challenge like [`AcmeStore::record_validation`]
+    /// (the challenge, its authorization and, when that decides it, the
+    /// order), setting its wrong answers to `attempts` and forgetting the
+    /// code — if it is still in the state `seen`; returns whether it did.
+    fn finish_sms_code(
+        &self,
+        challenge_id: i64,
+        seen: &SmsCodeRecord,
+        attempts: i64,
+        outcome: Result<i64, Problem>,
+    ) -> impl Future<Output = R<bool>> + Send;
     /// Stores the certificate and makes its order valid.
     fn store_certificate(&self, cert: &NewCertificate) -> impl Future<Output = R<i64>> + Send;
     fn certificate(&self, id: i64) -> impl Future<Output = R<Option<CertificateRecord>>> + Send;
@@ -165,7 +226,10 @@ pub struct SqliteStore {
 /// The schema, in order. Each runs once, in its own transaction, and is
 /// recorded in `schema_migrations` (a small runner of our own: sqlx's
 /// `migrate!` needs its `macros` feature, which builds sqlx twice).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_acme.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_acme.sql")),
+    (2, include_str!("../migrations/0002_sms_link.sql")),
+];
 
 async fn migrate(pool: &SqlitePool) -> R<()> {
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
@@ -285,6 +349,58 @@ fn challenge_row(row: &sqlx::sqlite::SqliteRow) -> R<ChallengeRecord> {
         validated: row.try_get("validated")?,
         error: opt_json(row.try_get("error")?)?,
     })
+}
+
+/// Applies a decided challenge to its authorization and, when that decides
+/// it, to the order: a valid challenge makes the authorization valid and the
+/// order ready once none of its authorizations is left that is not valid; an
+/// invalid one makes both invalid, with the challenge's error on the order.
+async fn decide_authorization(
+    tx: &mut sqlx::SqliteConnection,
+    challenge_id: i64,
+    outcome: &Result<i64, Problem>,
+) -> R<()> {
+    let authz_id: i64 = sqlx::query("SELECT authz_id FROM challenges WHERE id = ?")
+        .bind(challenge_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("authz_id")?;
+    let order_id: i64 = sqlx::query("SELECT order_id FROM authorizations WHERE id = ?")
+        .bind(authz_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("order_id")?;
+    match outcome {
+        Ok(_) => {
+            sqlx::query("UPDATE authorizations SET status = 'valid' WHERE id = ?")
+                .bind(authz_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE orders SET status = 'ready' WHERE id = ? AND status = 'pending'
+                 AND NOT EXISTS (SELECT 1 FROM authorizations
+                                 WHERE order_id = ? AND status != 'valid')",
+            )
+            .bind(order_id)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err(problem) => {
+            sqlx::query("UPDATE authorizations SET status = 'invalid' WHERE id = ?")
+                .bind(authz_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'pending'",
+            )
+            .bind(to_json(problem))
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 impl AcmeStore for SqliteStore {
@@ -460,16 +576,6 @@ impl AcmeStore for SqliteStore {
 
     async fn record_validation(&self, challenge_id: i64, outcome: Result<i64, Problem>) -> R<()> {
         let mut tx = self.pool.begin().await?;
-        let authz_id: i64 = sqlx::query("SELECT authz_id FROM challenges WHERE id = ?")
-            .bind(challenge_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("authz_id")?;
-        let order_id: i64 = sqlx::query("SELECT order_id FROM authorizations WHERE id = ?")
-            .bind(authz_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("order_id")?;
         match &outcome {
             Ok(validated) => {
                 sqlx::query("UPDATE challenges SET status = 'valid', validated = ? WHERE id = ?")
@@ -477,42 +583,16 @@ impl AcmeStore for SqliteStore {
                     .bind(challenge_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE authorizations SET status = 'valid' WHERE id = ?")
-                    .bind(authz_id)
-                    .execute(&mut *tx)
-                    .await?;
-                // The order is ready once none of its authorizations is left
-                // that is not valid.
-                sqlx::query(
-                    "UPDATE orders SET status = 'ready' WHERE id = ? AND status = 'pending'
-                     AND NOT EXISTS (SELECT 1 FROM authorizations
-                                     WHERE order_id = ? AND status != 'valid')",
-                )
-                .bind(order_id)
-                .bind(order_id)
-                .execute(&mut *tx)
-                .await?;
             }
             Err(problem) => {
-                let error = to_json(problem);
                 sqlx::query("UPDATE challenges SET status = 'invalid', error = ? WHERE id = ?")
-                    .bind(&error)
+                    .bind(to_json(problem))
                     .bind(challenge_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE authorizations SET status = 'invalid' WHERE id = ?")
-                    .bind(authz_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'pending'",
-                )
-                .bind(&error)
-                .bind(order_id)
-                .execute(&mut *tx)
-                .await?;
             }
         }
+        decide_authorization(&mut tx, challenge_id, &outcome).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -534,6 +614,94 @@ impl AcmeStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn sms_code(&self, challenge_id: i64) -> R<Option<SmsCodeRecord>> {
+        let row =
+            sqlx::query("SELECT code_digest, code_expires, attempts FROM challenges WHERE id = ?")
+                .bind(challenge_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(SmsCodeRecord {
+                digest: r.try_get("code_digest")?,
+                expires: r.try_get("code_expires")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn start_sms_code(&self, challenge_id: i64, digest: &[u8], expires: i64) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE challenges SET status = 'processing', code_digest = ?, code_expires = ?
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(digest)
+        .bind(expires)
+        .bind(challenge_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn abort_sms_code(&self, challenge_id: i64, digest: &[u8]) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE challenges SET status = 'pending', code_digest = NULL, code_expires = NULL
+             WHERE id = ? AND status = 'processing' AND code_digest = ?",
+        )
+        .bind(challenge_id)
+        .bind(digest)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_sms_attempt(&self, challenge_id: i64, seen: &SmsCodeRecord) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE challenges SET attempts = attempts + 1
+             WHERE id = ? AND status = 'processing' AND attempts = ? AND code_digest = ?",
+        )
+        .bind(challenge_id)
+        .bind(seen.attempts)
+        .bind(seen.digest.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_sms_code(
+        &self,
+        challenge_id: i64,
+        seen: &SmsCodeRecord,
+        attempts: i64,
+        outcome: Result<i64, Problem>,
+    ) -> R<bool> {
+        let mut tx = self.pool.begin().await?;
+        let (status, validated, error) = match &outcome {
+            Ok(validated) => ("valid", Some(*validated), None),
+            Err(problem) => ("invalid", None, Some(to_json(problem))),
+        };
+        let done = sqlx::query(
+            "UPDATE challenges SET status = ?, validated = ?, error = ?, attempts = ?,
+                    code_digest = NULL, code_expires = NULL
+             WHERE id = ? AND status = 'processing' AND attempts = ? AND code_digest = ?",
+        )
+        .bind(status)
+        .bind(validated)
+        .bind(error)
+        .bind(attempts)
+        .bind(challenge_id)
+        .bind(seen.attempts)
+        .bind(seen.digest.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        decide_authorization(&mut tx, challenge_id, &outcome).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn store_certificate(&self, cert: &NewCertificate) -> R<i64> {

@@ -17,8 +17,8 @@ use crate::ca::Profile;
 use crate::jws::{self, Jwk, Jws, KeyRef};
 use crate::nonce::NonceService;
 use crate::objects::{
-    AccountObject, AuthorizationObject, ChallengeObject, Directory, DirectoryMeta, Finalize,
-    NewAccount, NewOrder, OrderObject, Status,
+    AccountObject, AuthorizationObject, ChallengeAnswer, ChallengeObject, Directory, DirectoryMeta,
+    Finalize, NewAccount, NewOrder, OrderObject, Status,
 };
 use crate::problem::{AcmeError, ErrorType};
 use crate::ra::Ra;
@@ -534,14 +534,11 @@ async fn challenge<S: AcmeStore>(
         let (challenge, authz) = if jws.is_post_as_get() {
             wfe.ra.challenge_for(&account, id).await?
         } else {
-            // http-01 takes an empty object as the "ready" signal.
             let payload: serde_json::Value = jws.payload_json().map_err(jws_error)?;
-            if payload != serde_json::json!({}) {
-                return Err(AcmeError::malformed(
-                    "an http-01 challenge is answered with the empty object {} as payload; the key authorization is served over HTTP, not sent here",
-                ));
-            }
-            wfe.ra.respond_to_challenge(&account, &jwk, id).await?
+            let answer = challenge_answer(&payload)?;
+            wfe.ra
+                .respond_to_challenge(&account, &jwk, id, answer)
+                .await?
         };
         let mut response = wfe.json(StatusCode::OK, &wfe.challenge_object(&challenge), None);
         let up = format!(
@@ -555,6 +552,27 @@ async fn challenge<S: AcmeStore>(
     }
     .await;
     answer(&wfe, result)
+}
+
+/// Reads a challenge response: `{}` (ready) or `{"keyAuthorization": "..."}`
+/// (sms-link-00 completion). Which of them a challenge takes is the RA's
+/// decision.
+fn challenge_answer(payload: &serde_json::Value) -> Result<ChallengeAnswer, AcmeError> {
+    let Some(object) = payload.as_object() else {
+        return Err(AcmeError::malformed(
+            "a challenge is answered with a JSON object: {} when ready, or {\"keyAuthorization\": \"...\"} to complete an sms-link-00 challenge",
+        ));
+    };
+    match object.get("keyAuthorization") {
+        None if object.is_empty() => Ok(ChallengeAnswer::Ready),
+        None => Err(AcmeError::malformed(
+            "a challenge is answered with {} when ready (http-01, sms-link-00), or with {\"keyAuthorization\": \"...\"} to complete an sms-link-00 challenge; this payload is neither",
+        )),
+        Some(serde_json::Value::String(k)) => Ok(ChallengeAnswer::KeyAuthorization(k.clone())),
+        Some(_) => Err(AcmeError::malformed(
+            "keyAuthorization must be a string: base64url(SHA-256(code || token || \".\" || base64url(JWK thumbprint)))",
+        )),
+    }
 }
 
 async fn finalize<S: AcmeStore>(

@@ -255,7 +255,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         identity_root,
     };
     let limits = mimi_acme::Limits::default();
-    let app = mimi_acme::router(store, issuers, settings.resolve.clone(), &base, limits)?;
+    // sms-link-00 codes go to <data_dir>/sms-outbox.jsonl until flags choose a gateway.
+    let sms = std::sync::Arc::new(mimi_acme::OutboxGateway::new(dir.join("sms-outbox.jsonl")));
+    let app = mimi_acme::router(store, issuers, settings.resolve.clone(), sms, &base, limits)?;
     mimi_transport::https::serve_tls(listener, tls, app, shutdown_signal()).await;
     tracing::info!("authority stopped");
     Ok(())

@@ -1,8 +1,10 @@
 //! Bad requests, as a table: each gets a precise problem document (HTTP
 //! status, Content-Type, the exact `type`, a `detail` naming the problem, a
-//! fresh Replay-Nonce) and leaves the database exactly as it was. After the
-//! table: a failed http-01 validation, which changes state by design, and
-//! the rate limits.
+//! fresh Replay-Nonce) and leaves the database exactly as it was — except
+//! the few whose change is the point (a wrong sms-link-00 code counts an
+//! attempt; an expired code ends its challenge), which name the exact change.
+//! After the table: a failed http-01 validation, which changes state by
+//! design, and the rate limits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
@@ -11,16 +13,22 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use mimi_acme::{AcmeStore, Limit, Limits, SqliteStore};
+use mimi_credentials::{TelephoneNumber, TnAuthList, TnEntry};
+use mimi_identifiers::PhoneNumber;
 use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::harness::{Authority, PROVIDER, PROVIDER_DOMAIN};
 use crate::raw_client::{
-    Account, AccountKey, RawClient, Reply, Request, b64, csr, csr_with, eab, hs256, jws_with,
-    order_payload, payload_bytes, signed,
+    Account, AccountKey, RawClient, Reply, Request, b64, csr, csr_with, csr_with_tn, eab, hs256,
+    jws_with, order_payload, payload_bytes, phone_order_payload, signed, sms_key_authorization,
+    tn_value,
 };
 
 const MAC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// Checks the rows a request changed: (rows gone, rows new), sorted.
+type ChangeCheck = Box<dyn Fn(&[String], &[String])>;
 
 /// What a bad request must get back.
 struct Expect {
@@ -29,6 +37,8 @@ struct Expect {
     kind: &'static str,
     /// Pieces the detail must contain: what names the problem.
     detail: Vec<String>,
+    /// The change the request must make; none if `None`.
+    changes: Option<ChangeCheck>,
 }
 
 fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
@@ -36,6 +46,15 @@ fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
         status,
         kind,
         detail: detail.iter().map(|s| (*s).to_owned()).collect(),
+        changes: None,
+    }
+}
+
+impl Expect {
+    /// The request must change exactly what `check` accepts.
+    fn changing(mut self, check: impl Fn(&[String], &[String]) + 'static) -> Expect {
+        self.changes = Some(Box::new(check));
+        self
     }
 }
 
@@ -78,6 +97,10 @@ impl Snapshot {
                     || ' validated=' || IFNULL(validated, '-') FROM challenges",
             "SELECT 'certificate ' || id || ' ' || serial FROM certificates",
             "SELECT 'eab ' || kid || ' account=' || IFNULL(account_id, '-') FROM eab_keys",
+            // The sms-link-00 columns, which no response shows.
+            "SELECT 'sms ' || id || ' attempts=' || attempts || ' code='
+                    || CASE WHEN code_digest IS NULL THEN '-' ELSE hex(code_digest) END
+                    || ' expires=' || IFNULL(code_expires, '-') FROM challenges",
         ] {
             for row in sqlx::query(sql).fetch_all(pool).await.unwrap() {
                 rows.insert(row.get::<String, _>(0));
@@ -138,13 +161,22 @@ async fn run(
         let reply = client.send(&case.request).await;
         let problem = assert_problem(case.name, &reply, &case.expect);
         let after = Snapshot::take(store).await;
-        assert!(
-            before == after,
-            "{}: the database changed: gone {:?}, new {:?}",
-            case.name,
-            before.minus(&after),
-            after.minus(&before),
-        );
+        if let Some(check) = &case.expect.changes {
+            assert_eq!(
+                before.counts, after.counts,
+                "{}: rows came or went",
+                case.name
+            );
+            check(&before.minus(&after), &after.minus(&before));
+        } else {
+            assert!(
+                before == after,
+                "{}: the database changed: gone {:?}, new {:?}",
+                case.name,
+                before.minus(&after),
+                after.minus(&before),
+            );
+        }
         assert!(
             out.insert(case.name, (reply, problem)).is_none(),
             "two cases are named {:?}",
@@ -152,6 +184,47 @@ async fn run(
         );
     }
     out
+}
+
+/// A phone-ca order whose sms-link-00 challenge a case answers.
+struct SmsSetup {
+    order_url: String,
+    authz_url: String,
+    challenge_url: String,
+    token: String,
+}
+
+async fn sms_setup(c: &RawClient, account: &Account, number: &str) -> SmsSetup {
+    let (order_url, order) = c.phone_order(account, number, PROVIDER_DOMAIN).await;
+    let (challenge_url, token) = c.sms_challenge(account, &order).await;
+    SmsSetup {
+        order_url,
+        // The TNAuthList identifier comes first in the order, so its
+        // authorization does too.
+        authz_url: order["authorizations"][0].as_str().unwrap().to_owned(),
+        challenge_url,
+        token,
+    }
+}
+
+/// Another six-digit code than `code`.
+fn other_code(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+/// A wrong sms-link-00 answer changes exactly one thing: the challenge's
+/// count of wrong answers, from 0 to 1.
+fn attempt_counted(challenge: i64) -> impl Fn(&[String], &[String]) {
+    move |gone, new| {
+        assert_eq!(gone.len(), 1, "gone {gone:?}, new {new:?}");
+        assert_eq!(new.len(), 1, "gone {gone:?}, new {new:?}");
+        let prefix = format!("sms {challenge} attempts=0 code=");
+        assert!(
+            gone[0].starts_with(&prefix) && !gone[0].contains("code=-"),
+            "{gone:?}"
+        );
+        assert_eq!(new[0], gone[0].replacen("attempts=0", "attempts=1", 1));
+    }
 }
 
 fn id_of(url: &str) -> i64 {
@@ -242,6 +315,71 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
     let new_account_url = c.url("/acme/new-account");
     let good_order = order_payload(&["envelope.a.example"]);
     let stranger = AccountKey::generate();
+
+    // --- Setup for phone-ca: EAB accounts p and q, and an sms-link-00
+    // challenge in each state the cases need, each for its own number.
+    let number = |i: u32| format!("+1201555{i:04}");
+    store.add_eab_key("phone-p", MAC_KEY).await.unwrap();
+    store.add_eab_key("phone-q", MAC_KEY).await.unwrap();
+    let p = c.account(Some(("phone-p", MAC_KEY))).await;
+    let q = c.account(Some(("phone-q", MAC_KEY))).await;
+    // Processing, no wrong answer yet (two of them).
+    let wrong_code = sms_setup(&c, &p, &number(1)).await;
+    c.send_code(&p, &wrong_code.challenge_url).await;
+    let code1 = authority.latest_code(&number(1));
+    let other_key = sms_setup(&c, &p, &number(2)).await;
+    c.send_code(&p, &other_key.challenge_url).await;
+    let code2 = authority.latest_code(&number(2));
+    // Invalid after five wrong answers.
+    let exhausted = sms_setup(&c, &p, &number(3)).await;
+    c.send_code(&p, &exhausted.challenge_url).await;
+    let code3 = authority.latest_code(&number(3));
+    for _ in 0..5 {
+        let reply = c
+            .complete(
+                &p,
+                &exhausted.challenge_url,
+                &exhausted.token,
+                &other_code(&code3),
+            )
+            .await;
+        assert_eq!(reply.status, 400);
+    }
+    assert_eq!(
+        c.fetch(&p, &exhausted.challenge_url).await["status"],
+        "invalid"
+    );
+    // Valid.
+    let done = sms_setup(&c, &p, &number(4)).await;
+    c.send_code(&p, &done.challenge_url).await;
+    let code4 = authority.latest_code(&number(4));
+    let reply = c
+        .complete(&p, &done.challenge_url, &done.token, &code4)
+        .await;
+    assert_eq!(reply.status, 200);
+    // Processing with a code that expired an hour ago (moving the clock
+    // back in the database stands in for waiting ten minutes).
+    let expired = sms_setup(&c, &p, &number(5)).await;
+    c.send_code(&p, &expired.challenge_url).await;
+    let code5 = authority.latest_code(&number(5));
+    sqlx::query("UPDATE challenges SET code_expires = code_expires - 4200 WHERE id = ?")
+        .bind(id_of(&expired.challenge_url))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    // Pending: no code asked for yet.
+    let unsent = sms_setup(&c, &p, &number(6)).await;
+    // A phone-ca order ready to finalize.
+    let (phone_ready_url, phone_ready) = c.phone_order(&p, &number(7), PROVIDER_DOMAIN).await;
+    c.make_phone_ready(&authority, &p, &phone_ready_url, &number(7))
+        .await;
+    let phone_finalize = phone_ready["finalize"].as_str().unwrap().to_owned();
+    // Five codes to one number use up its hour; a sixth challenge waits.
+    for _ in 0..5 {
+        let s = sms_setup(&c, &q, &number(8)).await;
+        c.send_code(&q, &s.challenge_url).await;
+    }
+    let capped = sms_setup(&c, &q, &number(8)).await;
 
     // --- The table.
     let mut cases = Vec::new();
@@ -838,8 +976,475 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
         expect: expect(400, "malformed", &["POST-as-GET"]),
     });
 
+    // TNAuthList identifiers (RFC 9448) and the phone-ca profile.
+    let tn = |entries: Vec<TnEntry>| b64(&TnAuthList::new(entries).unwrap().to_der());
+    let one = |n: &str| TnEntry::One(TelephoneNumber::new(n).unwrap());
+    let tn_der = |n: &str| TnAuthList::one(&PhoneNumber::parse(n).unwrap()).to_der();
+    // SEQUENCE { [2] EXPLICIT IA5String "+12015550123" }: RFC 8226 allows no '+'.
+    let plus_der = [&[0x30, 0x10, 0xa2, 0x0e, 0x16, 0x0c][..], b"+12015550123"].concat();
+    let n1 = tn_value(&number(1));
+    let dns = json!({"type": "dns", "value": PROVIDER_DOMAIN});
+    let tn_id = |value: &str| json!({"type": "TNAuthList", "value": value});
+    for (name, account, payload, expected) in [
+        (
+            "TNAuthList with two numbers",
+            &p,
+            phone_order_payload(
+                &tn(vec![one("12015550123"), one("12015550124")]),
+                PROVIDER_DOMAIN,
+            ),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["holds 2 entries", "one number per order"],
+            ),
+        ),
+        (
+            "TNAuthList with a range",
+            &p,
+            phone_order_payload(
+                &tn(vec![TnEntry::Range {
+                    start: TelephoneNumber::new("12015550100").unwrap(),
+                    count: 10,
+                }]),
+                PROVIDER_DOMAIN,
+            ),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["holds a range (10 numbers from 12015550100)"],
+            ),
+        ),
+        (
+            "TNAuthList of a service provider code",
+            &p,
+            phone_order_payload(
+                &tn(vec![TnEntry::ServiceProviderCode("1234".into())]),
+                PROVIDER_DOMAIN,
+            ),
+            expect(400, "rejectedIdentifier", &["service provider code"]),
+        ),
+        (
+            "TNAuthList number with a '+'",
+            &p,
+            phone_order_payload(&b64(&plus_der), PROVIDER_DOMAIN),
+            expect(
+                400,
+                "malformed",
+                &[
+                    "not an RFC 8226 TNAuthList",
+                    "\"+12015550123\" is not a TelephoneNumber",
+                ],
+            ),
+        ),
+        (
+            "TNAuthList number with a non-digit",
+            &p,
+            phone_order_payload(&tn(vec![one("1201555#123")]), PROVIDER_DOMAIN),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["\"1201555#123\" is not an E.164 number"],
+            ),
+        ),
+        (
+            "TNAuthList number with country code 0",
+            &p,
+            phone_order_payload(&tn(vec![one("0123456789")]), PROVIDER_DOMAIN),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["\"0123456789\" is not an E.164 number"],
+            ),
+        ),
+        (
+            "TNAuthList value not base64url",
+            &p,
+            phone_order_payload("MB+/AA==", PROVIDER_DOMAIN),
+            expect(
+                400,
+                "malformed",
+                &["\"MB+/AA==\" is not base64url without padding"],
+            ),
+        ),
+        (
+            "phone-ca without EAB",
+            &a,
+            phone_order_payload(&n1, PROVIDER_DOMAIN),
+            expect(
+                403,
+                "externalAccountRequired",
+                &[
+                    "the phone-ca profile is only for accounts created with external account binding",
+                ],
+            ),
+        ),
+        (
+            "phone-ca without the dns identifier",
+            &p,
+            json!({"identifiers": [tn_id(&n1)], "profile": "phone-ca"}),
+            expect(
+                400,
+                "malformed",
+                &[
+                    "exactly one dns identifier",
+                    "this one names 1 TNAuthList and 0 dns",
+                ],
+            ),
+        ),
+        (
+            "phone-ca without a number",
+            &p,
+            json!({"identifiers": [dns], "profile": "phone-ca"}),
+            expect(400, "malformed", &["this one names 0 TNAuthList and 1 dns"]),
+        ),
+        (
+            "phone-ca with two numbers",
+            &p,
+            json!({"identifiers": [tn_id(&n1), tn_id(&tn_value(&number(9))), dns], "profile": "phone-ca"}),
+            expect(400, "malformed", &["this one names 2 TNAuthList and 1 dns"]),
+        ),
+        (
+            "phone-ca with the same number twice",
+            &p,
+            json!({"identifiers": [tn_id(&n1), tn_id(&n1), dns], "profile": "phone-ca"}),
+            expect(400, "malformed", &["+12015550001 is listed twice"]),
+        ),
+        (
+            "TNAuthList in a tls-server order",
+            &a,
+            json!({"identifiers": [tn_id(&n1), dns]}),
+            expect(
+                400,
+                "rejectedIdentifier",
+                &["certified only in phone-ca orders, not in tls-server orders"],
+            ),
+        ),
+        (
+            "TNAuthList in a domain-ca order",
+            &p,
+            json!({"identifiers": [tn_id(&n1), dns], "profile": "domain-ca"}),
+            expect(400, "rejectedIdentifier", &["not in domain-ca orders"]),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, account, &new_order, Some(&payload)).await,
+            expect: expected,
+        });
+    }
+
+    // phone-ca finalize: the CSR carries exactly the order's TNAuthList and
+    // DNS name.
+    for (name, finalize_url, der, expected) in [
+        (
+            "phone-ca CSR with another number",
+            &phone_finalize,
+            csr_with_tn(&[PROVIDER_DOMAIN], Some(&tn_der(&number(99)))),
+            expect(
+                400,
+                "badCSR",
+                &["the CSR's TNAuthList (+12015550099) is not the order's (+12015550007)"],
+            ),
+        ),
+        (
+            "phone-ca CSR with a second number",
+            &phone_finalize,
+            csr_with_tn(
+                &[PROVIDER_DOMAIN],
+                Some(
+                    &TnAuthList::new(vec![one("12015550007"), one("12015550099")])
+                        .unwrap()
+                        .to_der(),
+                ),
+            ),
+            expect(
+                400,
+                "badCSR",
+                &["(+12015550007, +12015550099) is not the order's (+12015550007)"],
+            ),
+        ),
+        (
+            "phone-ca CSR without the TNAuthList",
+            &phone_finalize,
+            csr_with_tn(&[PROVIDER_DOMAIN], None),
+            expect(
+                400,
+                "badCSR",
+                &["carries no TNAuthList extension", "+12015550007"],
+            ),
+        ),
+        (
+            "phone-ca CSR with another DNS name",
+            &phone_finalize,
+            csr_with_tn(&[PROVIDER], Some(&tn_der(&number(7)))),
+            expect(
+                400,
+                "badCSR",
+                &[
+                    "the CSR names [\"provider.a.example\"]",
+                    "exactly the order's identifiers",
+                ],
+            ),
+        ),
+        (
+            "tls-server CSR with a TNAuthList",
+            &ready_finalize,
+            csr_with_tn(&[PROVIDER, PROVIDER_DOMAIN], Some(&tn_der(&number(7)))),
+            expect(
+                400,
+                "badCSR",
+                &[
+                    "carries a TNAuthList extension, but this tls-server order certifies no telephone numbers",
+                ],
+            ),
+        ),
+    ] {
+        let account = if finalize_url == &phone_finalize {
+            &p
+        } else {
+            &a
+        };
+        cases.push(Case {
+            name,
+            request: by(&c, account, finalize_url, Some(&json!({"csr": b64(&der)}))).await,
+            expect: expected,
+        });
+    }
+
+    // sms-link-00 (docs/sms-link-00.md).
+    let answer = |code: &str, s: &SmsSetup, key: &AccountKey| json!({"keyAuthorization": sms_key_authorization(code, &s.token, key)});
+    cases.push(Case {
+        name: "sms-link-00: wrong code",
+        request: by(
+            &c,
+            &p,
+            &wrong_code.challenge_url,
+            Some(&answer(&other_code(&code1), &wrong_code, &p.key)),
+        )
+        .await,
+        expect: expect(
+            400,
+            "incorrectResponse",
+            &[
+                "does not match the code sent and this account's key",
+                "4 attempt(s) left",
+            ],
+        )
+        .changing(attempt_counted(id_of(&wrong_code.challenge_url))),
+    });
+    cases.push(Case {
+        name: "sms-link-00: keyAuthorization under another account key",
+        request: by(
+            &c,
+            &p,
+            &other_key.challenge_url,
+            Some(&answer(&code2, &other_key, &stranger)),
+        )
+        .await,
+        expect: expect(
+            400,
+            "incorrectResponse",
+            &["does not match the code sent and this account's key"],
+        )
+        .changing(attempt_counted(id_of(&other_key.challenge_url))),
+    });
+    cases.push(Case {
+        name: "sms-link-00: sixth attempt after five wrong",
+        request: by(
+            &c,
+            &p,
+            &exhausted.challenge_url,
+            Some(&answer(&code3, &exhausted, &p.key)),
+        )
+        .await,
+        expect: expect(
+            400,
+            "malformed",
+            &[
+                "the challenge is invalid (",
+                "the last of 5 attempts",
+                "takes no more answers; place a new order",
+            ],
+        ),
+    });
+    cases.push(Case {
+        name: "sms-link-00: correct code replayed after success",
+        request: by(
+            &c,
+            &p,
+            &done.challenge_url,
+            Some(&answer(&code4, &done, &p.key)),
+        )
+        .await,
+        expect: expect(
+            400,
+            "malformed",
+            &["the challenge is valid already and takes no more answers"],
+        ),
+    });
+    {
+        let (order, authz, challenge) = (
+            id_of(&expired.order_url),
+            id_of(&expired.authz_url),
+            id_of(&expired.challenge_url),
+        );
+        cases.push(Case {
+            name: "sms-link-00: code expired",
+            request: by(
+                &c,
+                &p,
+                &expired.challenge_url,
+                Some(&answer(&code5, &expired, &p.key)),
+            )
+            .await,
+            expect: expect(
+                403,
+                "unauthorized",
+                &[
+                    "the code has expired",
+                    "place a new order to get a new code",
+                ],
+            )
+            // The challenge, its authorization and the order become invalid
+            // with the error, and the code is forgotten.
+            .changing(move |gone, new| {
+                assert_eq!(gone.len(), 4, "{gone:?}");
+                assert_eq!(gone[0], format!("authz {authz} pending"));
+                assert_eq!(
+                    gone[1],
+                    format!("challenge {challenge} processing error=- validated=-")
+                );
+                assert_eq!(gone[2], format!("order {order} pending error=- cert=-"));
+                assert!(gone[3].starts_with(&format!("sms {challenge} attempts=0 code=")));
+                assert_eq!(new.len(), 4, "{new:?}");
+                assert_eq!(new[0], format!("authz {authz} invalid"));
+                assert!(
+                    new[1].starts_with(&format!("challenge {challenge} invalid error={{"))
+                        && new[1].contains("error:unauthorized")
+                        && new[1].ends_with("validated=-"),
+                    "{new:?}"
+                );
+                assert!(
+                    new[2].starts_with(&format!("order {order} invalid error={{"))
+                        && new[2].contains("error:unauthorized"),
+                    "{new:?}"
+                );
+                assert_eq!(
+                    new[3],
+                    format!("sms {challenge} attempts=0 code=- expires=-")
+                );
+            }),
+        });
+    }
+    cases.push(Case {
+        name: "sms-link-00: answered with {} twice",
+        request: by(&c, &p, &wrong_code.challenge_url, Some(&json!({}))).await,
+        expect: expect(
+            400,
+            "malformed",
+            &[
+                "has been sent already and is not sent again",
+                "keyAuthorization",
+            ],
+        ),
+    });
+    cases.push(Case {
+        name: "sms-link-00: answer before the code was sent",
+        request: by(
+            &c,
+            &p,
+            &unsent.challenge_url,
+            Some(&answer("123456", &unsent, &p.key)),
+        )
+        .await,
+        expect: expect(
+            400,
+            "malformed",
+            &["no code has been sent for this challenge yet: POST {} to it first"],
+        ),
+    });
+    for (name, payload, detail) in [
+        (
+            "sms-link-00: keyAuthorization not base64url",
+            json!({"keyAuthorization": "not base64url!"}),
+            "keyAuthorization is not base64url (without padding) of 32 bytes",
+        ),
+        (
+            "sms-link-00: the bare code as keyAuthorization",
+            json!({"keyAuthorization": code1}),
+            "keyAuthorization is not base64url (without padding) of 32 bytes",
+        ),
+        (
+            "sms-link-00: keyAuthorization not a string",
+            json!({"keyAuthorization": 123456}),
+            "keyAuthorization must be a string",
+        ),
+        (
+            "sms-link-00: payload of neither kind",
+            json!({"code": code1}),
+            "this payload is neither",
+        ),
+        (
+            "sms-link-00: payload not an object",
+            json!([]),
+            "answered with a JSON object",
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &p, &wrong_code.challenge_url, Some(&payload)).await,
+            expect: expect(400, "malformed", &[detail]),
+        });
+    }
+    cases.push(Case {
+        name: "sms-link-00: another account's challenge",
+        request: by(
+            &c,
+            &b,
+            &wrong_code.challenge_url,
+            Some(&answer(&code1, &wrong_code, &b.key)),
+        )
+        .await,
+        expect: expect(
+            404,
+            "malformed",
+            &[&format!(
+                "this account has no challenge {}",
+                id_of(&wrong_code.challenge_url)
+            )],
+        ),
+    });
+    cases.push(Case {
+        name: "sms-link-00: codes per number over the cap",
+        request: by(&c, &q, &capped.challenge_url, Some(&json!({}))).await,
+        expect: expect(
+            429,
+            "rateLimited",
+            &[
+                "too many codes sent to +12015550008",
+                "at most 5 at once, then one every 720 s",
+                "by any account",
+            ],
+        ),
+    });
+    // The harness's gateway fails the next send (set just before the run):
+    // the challenge is left as it was, pending, for the client to retry.
+    cases.push(Case {
+        name: "sms-link-00: SMS gateway down",
+        request: by(&c, &p, &unsent.challenge_url, Some(&json!({}))).await,
+        expect: expect(
+            500,
+            "serverInternal",
+            &["could not send the SMS", "the challenge is pending again"],
+        ),
+    });
+
+    authority
+        .sms_failures
+        .store(1, std::sync::atomic::Ordering::SeqCst);
     let problems = run(&c, store, cases).await;
-    assert_eq!(problems.len(), 60, "every case ran");
+    assert_eq!(problems.len(), 94, "every case ran");
 
     // RFC 8555 §6.2: badSignatureAlgorithm lists the algorithms accepted.
     for name in ["alg none", "HS256 on a request", "another MAC algorithm"] {
@@ -855,6 +1460,27 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
     // challenge: both still work.
     assert_eq!(c.fetch(&a, &pending_challenge).await["status"], "pending");
     c.account(Some(("fresh-key", MAC_KEY))).await;
+
+    // The failing send was the only one; the challenge it left pending
+    // takes a new request. The challenge with one wrong answer still takes
+    // the right one.
+    assert_eq!(
+        authority
+            .sms_failures
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    c.send_code(&p, &unsent.challenge_url).await;
+    let reply = c
+        .complete(&p, &wrong_code.challenge_url, &wrong_code.token, &code1)
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json()["status"], "valid");
 }
 
 /// RFC 8555 §7.3: the server MUST ignore request fields it does not know

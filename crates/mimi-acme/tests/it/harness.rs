@@ -1,10 +1,12 @@
 //! A running authority: the ACME server over TLS on loopback, an http-01
-//! responder standing in for a provider's web server, and a resolver map
-//! tying names to them.
+//! responder standing in for a provider's web server, a resolver map tying
+//! names to them, and an SMS outbox file standing in for the phones.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +15,8 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use bytes::Bytes;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
-use mimi_acme::{Issuers, Limits, ResolverMap, SqliteStore};
+use mimi_acme::sms::{Sms, SmsError, SmsGateway};
+use mimi_acme::{Issuers, Limits, OutboxGateway, ResolverMap, SqliteStore};
 use mimi_credentials::{
     Certificate, CertificateAuthority, KeyPair, SignatureScheme, Subject, Validity,
 };
@@ -38,7 +41,41 @@ pub struct Authority {
     pub tokens: Tokens,
     pub resolve: ResolverMap,
     pub store: SqliteStore,
+    /// The SMS outbox: what the phones received, one JSON line per text.
+    pub outbox: PathBuf,
+    /// A directory the responder also serves tokens from (file name = token,
+    /// content = key authorization), for ACME clients in other processes.
+    pub token_dir: PathBuf,
+    /// How many of the next SMS sends fail (the gateway is "down").
+    pub sms_failures: Arc<AtomicUsize>,
+    _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The outbox gateway, with a switch that makes sends fail.
+struct TestGateway {
+    outbox: OutboxGateway,
+    failures: Arc<AtomicUsize>,
+}
+
+impl SmsGateway for TestGateway {
+    fn send<'a>(
+        &'a self,
+        sms: &'a Sms,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SmsError>> + Send + 'a>> {
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Box::pin(async {
+                Err(SmsError::Unreachable(
+                    "the test switched the gateway off".into(),
+                ))
+            });
+        }
+        self.outbox.send(sms)
+    }
 }
 
 fn copy(ca: &CertificateAuthority) -> CertificateAuthority {
@@ -89,12 +126,22 @@ impl Authority {
         )
         .unwrap();
 
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("sms-outbox.jsonl");
+        let token_dir = dir.path().join("tokens");
+        std::fs::create_dir(&token_dir).unwrap();
+        let sms_failures = Arc::new(AtomicUsize::new(0));
+        let gateway = Arc::new(TestGateway {
+            outbox: OutboxGateway::new(&outbox),
+            failures: sms_failures.clone(),
+        });
+
         let tokens: Tokens = Arc::default();
         let responder = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let responder_addr = responder.local_addr().unwrap();
         let serve_tokens = Router::new()
             .route("/.well-known/acme-challenge/{token}", get(answer_token))
-            .with_state(tokens.clone());
+            .with_state((tokens.clone(), token_dir.clone()));
         tokio::spawn(async move { axum::serve(responder, serve_tokens).await.unwrap() });
 
         let acme = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -109,8 +156,15 @@ impl Authority {
             tls_root: copy(&tls_root),
             identity_root: copy(&identity_root),
         };
-        let app =
-            mimi_acme::router(store.clone(), issuers, resolve.clone(), &base, limits).unwrap();
+        let app = mimi_acme::router(
+            store.clone(),
+            issuers,
+            resolve.clone(),
+            gateway,
+            &base,
+            limits,
+        )
+        .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(mimi_transport::https::serve_tls(acme, tls, app, async {
             let _ = stopped.await;
@@ -123,8 +177,31 @@ impl Authority {
             tokens,
             resolve,
             store,
+            outbox,
+            token_dir,
+            sms_failures,
+            _dir: dir,
             _shutdown: stop,
         }
+    }
+
+    /// The texts the phone `number` (`+…`) received, oldest first.
+    pub fn texts_to(&self, number: &str) -> Vec<String> {
+        OutboxGateway::read(&self.outbox)
+            .unwrap()
+            .into_iter()
+            .filter(|line| line.to == number)
+            .map(|line| line.text)
+            .collect()
+    }
+
+    /// The code in the latest text to `number`, read "as the phone".
+    pub fn latest_code(&self, number: &str) -> String {
+        let texts = self.texts_to(number);
+        let text = texts
+            .last()
+            .unwrap_or_else(|| panic!("no text was sent to {number}"));
+        code_in(text).unwrap_or_else(|| panic!("no six-digit code in {text:?}"))
     }
 
     /// An HTTPS client that trusts the TLS root and knows the names.
@@ -143,16 +220,29 @@ impl Authority {
     }
 }
 
+/// The first run of exactly six digits in a text.
+pub fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .map(str::to_owned)
+}
+
 async fn answer_token(
-    State(tokens): State<Tokens>,
+    State((tokens, dir)): State<(Tokens, PathBuf)>,
     Path(token): Path<String>,
 ) -> Result<String, axum::http::StatusCode> {
-    tokens
-        .lock()
-        .unwrap()
-        .get(&token)
-        .cloned()
-        .ok_or(axum::http::StatusCode::NOT_FOUND)
+    if let Some(answer) = tokens.lock().unwrap().get(&token).cloned() {
+        return Ok(answer);
+    }
+    // Tokens are base64url: nothing in one can leave the directory.
+    let safe = !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !safe {
+        return Err(axum::http::StatusCode::NOT_FOUND);
+    }
+    std::fs::read_to_string(dir.join(&token)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
 }
 
 struct ReqwestForAcme(reqwest::Client);

@@ -4,4 +4,6 @@
 mod bad_requests;
 mod harness;
 mod instant_acme_flows;
+mod phone_ca;
+mod pyacme;
 mod raw_client;

@@ -3,6 +3,7 @@
 //! test can send anything at all — a broken header, a stale nonce, the wrong
 //! Content-Type — where a real client would refuse to.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -153,6 +154,9 @@ pub struct Account {
 pub struct RawClient {
     pub http: reqwest::Client,
     pub base: String,
+    /// Every response body received, in order (to check what the server
+    /// never says, such as an SMS code).
+    pub seen: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl RawClient {
@@ -160,6 +164,7 @@ impl RawClient {
         RawClient {
             http: authority.https(),
             base: authority.base.clone(),
+            seen: Arc::default(),
         }
     }
 
@@ -187,11 +192,13 @@ impl RawClient {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
         let response = builder.send().await.unwrap();
-        Reply {
+        let reply = Reply {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
             body: response.bytes().await.unwrap().to_vec(),
-        }
+        };
+        self.seen.lock().unwrap().push(reply.body.clone());
+        reply
     }
 
     /// The protected header of a request by `account` to `url`.
@@ -264,7 +271,7 @@ impl RawClient {
         reply.json()
     }
 
-    /// The http-01 challenge of each authorization of an order:
+    /// The http-01 challenge of each `dns` authorization of an order:
     /// (challenge URL, token).
     pub async fn http01_challenges(
         &self,
@@ -274,6 +281,9 @@ impl RawClient {
         let mut out = Vec::new();
         for authz_url in order["authorizations"].as_array().unwrap() {
             let authz = self.fetch(account, authz_url.as_str().unwrap()).await;
+            if authz["identifier"]["type"] != "dns" {
+                continue;
+            }
             let challenge = authz["challenges"]
                 .as_array()
                 .unwrap()
@@ -288,9 +298,108 @@ impl RawClient {
         out
     }
 
-    /// Serves the right key authorizations and answers every challenge;
-    /// waits until the order is ready.
+    /// A phone-ca order for `number` (`+…`) and the domain `domain`;
+    /// returns the order URL and object.
+    pub async fn phone_order(
+        &self,
+        account: &Account,
+        number: &str,
+        domain: &str,
+    ) -> (String, Value) {
+        let reply = self
+            .post_as(
+                account,
+                &self.url("/acme/new-order"),
+                Some(&phone_order_payload(&tn_value(number), domain)),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        (reply.location(), reply.json())
+    }
+
+    /// The sms-link-00 challenge of a phone-ca order: (challenge URL, token).
+    pub async fn sms_challenge(&self, account: &Account, order: &Value) -> (String, String) {
+        for authz_url in order["authorizations"].as_array().unwrap() {
+            let authz = self.fetch(account, authz_url.as_str().unwrap()).await;
+            if authz["identifier"]["type"] != "TNAuthList" {
+                continue;
+            }
+            let challenges = authz["challenges"].as_array().unwrap();
+            assert_eq!(challenges.len(), 1, "sms-link-00 is the only challenge");
+            assert_eq!(challenges[0]["type"], "sms-link-00");
+            return (
+                challenges[0]["url"].as_str().unwrap().to_owned(),
+                challenges[0]["token"].as_str().unwrap().to_owned(),
+            );
+        }
+        panic!("the order has no TNAuthList authorization: {order}")
+    }
+
+    /// Asks for the code of an sms-link-00 challenge (`{}`); the challenge
+    /// must be processing afterwards.
+    pub async fn send_code(&self, account: &Account, challenge_url: &str) {
+        let reply = self.post_as(account, challenge_url, Some(&json!({}))).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.json()["status"], "processing");
+    }
+
+    /// Completes an sms-link-00 challenge with `code`; returns the reply.
+    pub async fn complete(
+        &self,
+        account: &Account,
+        challenge_url: &str,
+        token: &str,
+        code: &str,
+    ) -> Reply {
+        let payload = json!({"keyAuthorization": sms_key_authorization(code, token, &account.key)});
+        self.post_as(account, challenge_url, Some(&payload)).await
+    }
+
+    /// Makes a phone-ca order ready: http-01 for the domain, sms-link-00
+    /// for `number` with the code read from the outbox.
+    pub async fn make_phone_ready(
+        &self,
+        authority: &Authority,
+        account: &Account,
+        order_url: &str,
+        number: &str,
+    ) {
+        let order = self.fetch(account, order_url).await;
+        let (url, token) = self.sms_challenge(account, &order).await;
+        self.send_code(account, &url).await;
+        let reply = self
+            .complete(account, &url, &token, &authority.latest_code(number))
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.json()["status"], "valid");
+        self.make_ready(authority, account, order_url).await;
+    }
+
+    /// Serves the right key authorizations and answers every http-01
+    /// challenge; waits until the order is ready.
     pub async fn make_ready(&self, authority: &Authority, account: &Account, order_url: &str) {
+        self.answer_http01(authority, account, order_url).await;
+        self.wait_for(account, order_url, "ready").await;
+    }
+
+    /// Serves the right key authorizations and answers every http-01
+    /// challenge of an order, without waiting for the outcome.
+    pub async fn answer_http01(&self, authority: &Authority, account: &Account, order_url: &str) {
         let order = self.fetch(account, order_url).await;
         for (url, token) in self.http01_challenges(account, &order).await {
             let key_authorization = format!("{token}.{}", account.key.thumbprint());
@@ -307,7 +416,6 @@ impl RawClient {
                 String::from_utf8_lossy(&reply.body)
             );
         }
-        self.wait_for(account, order_url, "ready").await;
     }
 
     /// Polls an object until its status is `status`.
@@ -336,6 +444,53 @@ pub fn order_payload(names: &[&str]) -> Value {
         .map(|n| json!({"type": "dns", "value": n}))
         .collect();
     json!({ "identifiers": identifiers })
+}
+
+/// The value of a TNAuthList identifier for one number (`+…`).
+pub fn tn_value(number: &str) -> String {
+    let phone = mimi_identifiers::PhoneNumber::parse(number).unwrap();
+    b64(&mimi_credentials::TnAuthList::one(&phone).to_der())
+}
+
+/// A phone-ca newOrder payload: the TNAuthList identifier `tn` and `domain`.
+pub fn phone_order_payload(tn: &str, domain: &str) -> Value {
+    json!({
+        "identifiers": [
+            {"type": "TNAuthList", "value": tn},
+            {"type": "dns", "value": domain},
+        ],
+        "profile": "phone-ca",
+    })
+}
+
+/// The keyAuthorization completing an sms-link-00 challenge:
+/// base64url(SHA-256(code || token || "." || thumbprint)).
+pub fn sms_key_authorization(code: &str, token: &str, key: &AccountKey) -> String {
+    let input = format!("{code}{token}.{}", key.thumbprint());
+    b64(digest::digest(&digest::SHA256, input.as_bytes()).as_ref())
+}
+
+/// A CSR (DER) for the DNS names `names` with the TNAuthList extension of
+/// DER `tn_der`, if given, under a fresh Ed25519 key.
+pub fn csr_with_tn(names: &[&str], tn_der: Option<&[u8]>) -> Vec<u8> {
+    csr_and_key_with_tn(names, tn_der).0
+}
+
+/// [`csr_with_tn`], also returning the key (PKCS#8 DER).
+pub fn csr_and_key_with_tn(names: &[&str], tn_der: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    if let Some(der) = tn_der {
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 26],
+                der.to_vec(),
+            ));
+    }
+    let csr = params.serialize_request(&key).unwrap().der().to_vec();
+    (csr, key.serialize_der())
 }
 
 /// A CSR (DER) for `names` under a fresh Ed25519 key.
