@@ -1,0 +1,17 @@
+//! The signature labels, one per signed structure, all in one place so that no two
+//! structures can ever share one.
+//!
+//! As in RFC 9420 §5.1.2 (`SignWithLabel`), a signature covers
+//! `SignContent { opaque label<V>; opaque content<V>; }`, with `label` one of these
+//! strings (ASCII, no terminator). A distinct label per structure means that a
+//! signature made for one kind of structure can never be presented as a signature
+//! over another, even if their encodings happen to coincide. Unlike MLS, the whole
+//! label is spelled out here (MLS prefixes "MLS 1.0 "), so each constant is exactly
+//! the bytes signed.
+
+/// Label of the signature over an [`S2SMessage`](crate::S2SMessage): its fields
+/// `version`, `sender_domain`, `recipient_domain` and `event`, serialized in order.
+pub const S2S_MESSAGE: &str = "MIMI 1.0 S2SMessage";
+
+/// Every label defined here; tests check that they are distinct.
+pub const ALL: &[&str] = &[S2S_MESSAGE];
