@@ -1,0 +1,100 @@
+use crate::{QueueId, hex};
+
+/// Why a store refused or failed an operation. Every variant but
+/// [`StorageError::Database`] means nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    // --- The caller's input or request is wrong. ------------------------------
+    /// The queue was never created.
+    #[error("no queue {}: create it with create_queue first, or check the queue ID", hex(.queue_id))]
+    UnknownQueue { queue_id: QueueId },
+
+    /// The queue was retired and takes no new messages.
+    #[error(
+        "queue {} is retired and accepts no new messages: deliver to the client's current queue instead",
+        hex(.queue_id)
+    )]
+    QueueRetired { queue_id: QueueId },
+
+    /// The queue ID is already taken (queue IDs are never reused).
+    #[error(
+        "queue {} already exists (queue IDs are never reused, even after retire): pick a fresh random ID",
+        hex(.queue_id)
+    )]
+    QueueExists { queue_id: QueueId },
+
+    /// A message above [`crate::MAX_MESSAGE_LEN`].
+    #[error(
+        "a message of {len} bytes exceeds the queue limit of {max} bytes: refuse it to its sender, nothing was stored"
+    )]
+    MessageTooLarge { len: usize, max: usize },
+
+    /// A fan-out batch above [`crate::MAX_BATCH_LEN`] entries.
+    #[error(
+        "a batch of {len} messages exceeds the limit of {max}: split the fan-out into several batches"
+    )]
+    BatchTooLarge { len: usize, max: usize },
+
+    /// A fetch limit of 0 or above [`crate::MAX_FETCH_LIMIT`].
+    #[error("a fetch limit of {limit} is out of range: ask for 1 to {max} messages at a time")]
+    FetchLimit { limit: u32, max: u32 },
+
+    /// An acknowledgement of a sequence number never handed out.
+    #[error(
+        "cannot acknowledge queue {} up to sequence number {up_to_seq}: the last message ever enqueued there is number {last_seq}; acknowledge only sequence numbers that fetch returned",
+        hex(.queue_id)
+    )]
+    AckBeyondEnd {
+        queue_id: QueueId,
+        up_to_seq: u64,
+        last_seq: u64,
+    },
+
+    /// An empty or overlong identifier, KeyPackageRef or KeyPackage, or an
+    /// empty message.
+    #[error("{what} must be 1 to {max} bytes long, not {len}")]
+    InvalidLength {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+
+    /// A sequence number or time the databases cannot store (above 2^63 - 1).
+    #[error("{what} {value} is out of range: it must be at most 2^63 - 1")]
+    OutOfRange { what: &'static str, value: u64 },
+
+    /// The client already has a KeyPackage with this KeyPackageRef.
+    #[error(
+        "client {client:?} of user {user:?} already has a KeyPackage with this KeyPackageRef: upload each KeyPackage once"
+    )]
+    DuplicateKeyPackage { user: String, client: String },
+
+    // --- The database. --------------------------------------------------------
+    /// The database failed or could not be reached. The transaction was
+    /// rolled back — unless the commit itself failed, whose outcome only
+    /// the database knows — so treat the operation as not done.
+    #[error("database error (check that the database is reachable and writable, then retry): {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// A schema migration failed; the database stays at the previous
+    /// version.
+    #[error(
+        "schema migration {version} ({name}) failed and was rolled back: {source}; fix the database and open it again"
+    )]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+
+    /// The database was migrated by a newer build than this one.
+    #[error(
+        "the database has schema version {found}, newer than the {known} this build knows: run the newer mimi build or restore a backup"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+
+    /// A stored value that no version of this crate writes.
+    #[error("stored data is corrupt: {0}; restore the database from a backup")]
+    Corrupt(String),
+}
