@@ -1,0 +1,241 @@
+//! A loopback federation: each provider serves its keys, its DS domain and a
+//! `/group_operation` route that calls `receive`, under `<name>` and
+//! `ds.<name>`, with a TLS certificate from one test TLS root.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::routing::post;
+use mimi_credentials::{CertificateAuthority, KeyPair, SignatureScheme, Subject, Validity};
+use mimi_identifiers::Domain;
+use mimi_storage::SqliteStorage;
+use mimi_transport::https::{self, ResolverMap};
+use mimi_transport::{
+    CacheConfig, Config, Discovery, KeyCache, ServedKeys, SignatureKeys, TransportError,
+    key_routes, read_body, receive,
+};
+use mimi_wire::{EventKind, ServerVerificationKey, SigningKey};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+
+pub fn domain(s: &str) -> Domain {
+    Domain::parse(s).unwrap()
+}
+
+pub fn new_signing_key() -> SigningKey {
+    SigningKey::from_pkcs8(&SigningKey::generate_pkcs8().unwrap()).unwrap()
+}
+
+/// The body limit of every provider here: small, so that "too large" is cheap.
+pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
+
+/// One provider's state, shared with its handler.
+pub struct Provider {
+    pub name: Domain,
+    pub signing_key: SigningKey,
+    pub served: ServedKeys,
+    pub storage: SqliteStorage,
+    pub keys: KeyCache,
+    pub discovery: Arc<Discovery>,
+    pub config: Config,
+    /// How many times `/signature_key` was asked for on this provider.
+    pub key_fetches: Arc<AtomicUsize>,
+    clock: Arc<AtomicU64>,
+    _dir: tempfile::TempDir,
+}
+
+impl Provider {
+    pub async fn replay_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM replay_seen")
+            .fetch_one(self.storage.pool())
+            .await
+            .unwrap()
+    }
+
+    pub fn key_fetches(&self) -> usize {
+        self.key_fetches.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Federation {
+    pub a: Arc<Provider>,
+    pub b: Arc<Provider>,
+    pub client: reqwest::Client,
+    /// The shared clock (Unix ms) that senders and receivers use.
+    pub clock: Arc<AtomicU64>,
+}
+
+impl Federation {
+    pub fn now_ms(&self) -> u64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn now_s(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+
+    /// POSTs raw bytes to b's `/group_operation` with the given Content-Type.
+    pub async fn post_to_b(&self, content_type: &str, bytes: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post("https://ds.b.example/group_operation")
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+}
+
+/// A key record valid from a minute ago for `lifetime`.
+pub fn record(key: &SigningKey, now_s: u64, lifetime_s: u64) -> ServerVerificationKey {
+    key.verification_key(now_s - 60, now_s + lifetime_s)
+}
+
+async fn handler(
+    State(p): State<Arc<Provider>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<String, TransportError> {
+    let bytes = read_body(&headers, body, p.config.max_message_len).await?;
+    let now = p.clock.load(Ordering::SeqCst);
+    let authenticated = receive(
+        &bytes,
+        EventKind::GroupOperation,
+        &p.config,
+        &p.keys,
+        &p.storage,
+        now,
+    )
+    .await?;
+    Ok(authenticated.peer().domain().to_string())
+}
+
+async fn count_key_fetches(
+    counter: Arc<AtomicUsize>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    if request.uri().path() == "/signature_key" {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+    next.run(request).await
+}
+
+/// Starts a.example and b.example. `c.example` resolves to a closed port, so
+/// its keys can never be fetched.
+pub async fn federation() -> Federation {
+    let validity = Validity::starting_now(Duration::from_secs(86400));
+    let root = CertificateAuthority::new_tls_root(
+        "transport test TLS root",
+        SignatureScheme::EcdsaP256Sha256,
+        validity,
+    )
+    .unwrap();
+    let roots = vec![CertificateDer::from(root.certificate().der().to_vec())];
+
+    let names = ["a.example", "b.example"];
+    let mut listeners = Vec::new();
+    let mut resolver = ResolverMap::new();
+    for name in names {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        resolver.insert(name.to_string(), addr);
+        resolver.insert(format!("ds.{name}"), addr);
+        listeners.push(listener);
+    }
+    let closed: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    resolver.insert("c.example".into(), closed);
+    resolver.insert("ds.c.example".into(), closed);
+    let client = https::client(&roots, &resolver).unwrap();
+
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let clock = Arc::new(AtomicU64::new(now_ms));
+
+    let mut providers = Vec::new();
+    for (name, listener) in names.into_iter().zip(listeners) {
+        let me = domain(name);
+        let ds = domain(&format!("ds.{name}"));
+        let tls_key = KeyPair::generate(SignatureScheme::EcdsaP256Sha256).unwrap();
+        let cert = root
+            .issue(
+                &Subject::TlsServer {
+                    dns_names: vec![me.clone(), ds.clone()],
+                },
+                &tls_key.public_key(),
+                validity,
+            )
+            .unwrap();
+        let tls = https::server_config(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(tls_key.to_pkcs8_der())),
+        )
+        .unwrap();
+
+        let signing_key = new_signing_key();
+        let served = ServedKeys::new(
+            ds,
+            SignatureKeys::new(vec![record(&signing_key, now_ms / 1000, 3600)]).unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("provider.db"))
+            .await
+            .unwrap();
+        let discovery = Arc::new(Discovery::new(client.clone(), CacheConfig::default()));
+        let keys = KeyCache::new(client.clone(), discovery.clone(), CacheConfig::default());
+        let mut config = Config::new(me.clone());
+        config.max_message_len = MAX_MESSAGE_LEN;
+        let key_fetches = Arc::new(AtomicUsize::new(0));
+        let provider = Arc::new(Provider {
+            name: me,
+            signing_key,
+            served: served.clone(),
+            storage,
+            keys,
+            discovery,
+            config,
+            key_fetches: key_fetches.clone(),
+            clock: clock.clone(),
+            _dir: dir,
+        });
+        let app = key_routes(served)
+            .merge(
+                Router::new()
+                    .route("/group_operation", post(handler))
+                    .with_state(provider.clone()),
+            )
+            .layer(axum::middleware::from_fn(move |req, next| {
+                count_key_fetches(key_fetches.clone(), req, next)
+            }));
+        tokio::spawn(https::serve_tls(listener, tls, app, std::future::pending()));
+        providers.push(provider);
+    }
+    let b = providers.pop().unwrap();
+    let a = providers.pop().unwrap();
+    Federation {
+        a,
+        b,
+        client,
+        clock,
+    }
+}
