@@ -55,6 +55,23 @@ impl SqliteStorage {
     /// Opens the database file, creating it if missing, and brings its
     /// schema up to date.
     pub async fn open(path: &Path) -> R<Self> {
+        // Switching a new file to WAL needs an exclusive lock, and SQLite
+        // answers "database is locked" at once, without its busy handler,
+        // when several processes do it together: retry that, briefly.
+        let mut delay = Duration::from_millis(20);
+        for _ in 0..8 {
+            match Self::try_open(path).await {
+                Err(e) if is_busy(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                done => return done,
+            }
+        }
+        Self::try_open(path).await
+    }
+
+    async fn try_open(path: &Path) -> R<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -87,6 +104,17 @@ impl SqliteStorage {
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
     }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), however it reached us.
+fn is_busy(e: &StorageError) -> bool {
+    let sqlx_error = match e {
+        StorageError::Database(e) => e,
+        StorageError::Migration { source, .. } => source,
+        _ => return false,
+    };
+    matches!(sqlx_error, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("5" | "6" | "517" | "261")))
 }
 
 /// Why an enqueue found no open queue: it is retired, or was never created.
