@@ -3,11 +3,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mimi_credentials::{CertificateAuthority, Subject, TnAuthList, Validity, VerifiedCsr};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mimi_credentials::{
+    CertificateAuthority, Crl, RevokedSerial, Subject, TnAuthList, Validity, VerifiedCsr,
+};
 use mimi_identifiers::Domain;
 
 use crate::objects::{DNS, Identifier, TN_AUTH_LIST};
 use crate::problem::{AcmeError, ErrorType};
+use crate::sa::CrlIssuer;
 
 /// The certificate profiles this authority offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,14 @@ impl Profile {
         Profile::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// The root that signs certificates of this profile.
+    pub fn issuer(self) -> CrlIssuer {
+        match self {
+            Profile::TlsServer => CrlIssuer::TlsRoot,
+            Profile::DomainCa | Profile::PhoneCa => CrlIssuer::IdentityRoot,
+        }
+    }
+
     /// How long certificates of this profile live.
     pub fn lifetime(self) -> Duration {
         match self {
@@ -86,9 +99,42 @@ pub struct Issued {
     pub chain_pem: String,
     pub serial_hex: String,
     pub not_after: i64,
+    pub issuer: CrlIssuer,
 }
 
 impl Issuers {
+    pub fn root(&self, issuer: CrlIssuer) -> &CertificateAuthority {
+        match issuer {
+            CrlIssuer::IdentityRoot => &self.identity_root,
+            CrlIssuer::TlsRoot => &self.tls_root,
+        }
+    }
+
+    /// Signs `issuer`'s CRL listing `revoked` (serials as hex, revocation
+    /// times in Unix seconds), valid from `this_update` for `lifetime`.
+    pub fn crl(
+        &self,
+        issuer: CrlIssuer,
+        revoked: &[(String, i64)],
+        this_update: SystemTime,
+        lifetime: Duration,
+        number: u64,
+    ) -> Result<Crl, AcmeError> {
+        let revoked = revoked
+            .iter()
+            .map(|(serial, at)| {
+                Ok(RevokedSerial {
+                    serial: unhex(serial)
+                        .ok_or_else(|| AcmeError::internal("a stored serial is not hex", serial))?,
+                    revoked_at: UNIX_EPOCH + Duration::from_secs(u64::try_from(*at).unwrap_or(0)),
+                })
+            })
+            .collect::<Result<Vec<_>, AcmeError>>()?;
+        self.root(issuer)
+            .crl(&revoked, this_update, this_update + lifetime, number)
+            .map_err(|e| AcmeError::internal("signing a CRL failed", e))
+    }
+
     pub fn issue(
         &self,
         profile: Profile,
@@ -151,8 +197,9 @@ impl Issuers {
         let not_after = unix_seconds(cert.not_after());
         Ok(Issued {
             chain_pem: cert.pem() + &issuer.certificate().pem(),
-            serial_hex: cert.serial().iter().map(|b| format!("{b:02x}")).collect(),
+            serial_hex: hex(cert.serial()),
             not_after,
+            issuer: profile.issuer(),
         })
     }
 }
@@ -174,3 +221,126 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+/// Lowercase hex, as serials are stored.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of lowercase or uppercase hex, or `None`.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The ARI certificate identifier (RFC 9773 §4.1): base64url of the
+/// authority key identifier's keyIdentifier, ".", base64url of the serial's
+/// DER content bytes.
+pub fn cert_id(aki: &[u8], serial: &[u8]) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(aki),
+        URL_SAFE_NO_PAD.encode(serial)
+    )
+}
+
+/// Reads a certID (RFC 9773 §4.1) into (keyIdentifier, serial bytes).
+/// `None` if it is not two non-empty base64url parts around one ".".
+pub fn parse_cert_id(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (aki, serial) = text.split_once('.')?;
+    let aki = URL_SAFE_NO_PAD.decode(aki).ok()?;
+    let serial = URL_SAFE_NO_PAD.decode(serial).ok()?;
+    (!aki.is_empty() && !serial.is_empty()).then_some((aki, serial))
+}
+
+/// One DER TLV at the start of `input`: (tag, content, what follows).
+/// Only the forms that X.509 certificates use: one-byte tags and definite
+/// lengths of at most four bytes.
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |len, &b| (len << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The keyIdentifier of a certificate's authority key identifier extension
+/// (RFC 5280 §4.2.1.1), which an ARI certID names. mimi-credentials reads it
+/// but does not expose it, so this walks the DER: Certificate →
+/// TBSCertificate → `[3]` extensions → the extension 2.5.29.35 → its
+/// keyIdentifier `[0]`. `None` if the certificate has none.
+pub fn authority_key_id(cert_der: &[u8]) -> Option<Vec<u8>> {
+    const AKI: [u8; 3] = [0x55, 0x1d, 0x23];
+    let (0x30, cert, _) = tlv(cert_der)? else {
+        return None;
+    };
+    let (0x30, mut tbs, _) = tlv(cert)? else {
+        return None;
+    };
+    while !tbs.is_empty() {
+        let (tag, content, rest) = tlv(tbs)?;
+        tbs = rest;
+        if tag != 0xa3 {
+            continue;
+        }
+        let (0x30, mut extensions, _) = tlv(content)? else {
+            return None;
+        };
+        while !extensions.is_empty() {
+            let (0x30, extension, rest) = tlv(extensions)? else {
+                return None;
+            };
+            extensions = rest;
+            let (0x06, oid, extension) = tlv(extension)? else {
+                return None;
+            };
+            if oid != AKI {
+                continue;
+            }
+            // extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING.
+            let (mut tag, mut value, rest) = tlv(extension)?;
+            if tag == 0x01 {
+                (tag, value, _) = tlv(rest)?;
+            }
+            if tag != 0x04 {
+                return None;
+            }
+            let (0x30, mut fields, _) = tlv(value)? else {
+                return None;
+            };
+            while !fields.is_empty() {
+                let (tag, content, rest) = tlv(fields)?;
+                if tag == 0x80 {
+                    return Some(content.to_vec());
+                }
+                fields = rest;
+            }
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

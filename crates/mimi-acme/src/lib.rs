@@ -11,12 +11,19 @@
 //! with external account binding) and `phone-ca` (a provider's phone-number
 //! CA: a `TNAuthList` identifier proved with `sms-link-00`, codes sent through
 //! an [`sms::SmsGateway`], plus the provider's domain with `http-01`).
+//!
+//! Accounts can be updated, deactivated and rolled over to a new key;
+//! certificates revoked by their account or their key. Each root publishes a
+//! CRL of what it revoked ([`crl`], at `/acme/crl/identity-root` and
+//! `/acme/crl/tls-root`), which providers relay to clients; renewal
+//! information (ARI, RFC 9773) suggests when to renew.
 //! Departures from RFC 8555 are listed in docs/acme-divergences.md;
 //! `sms-link-00` is specified in docs/sms-link-00.md.
 
 use std::sync::Arc;
 
 pub mod ca;
+pub mod crl;
 pub mod jws;
 pub mod nonce;
 pub mod objects;
@@ -31,7 +38,7 @@ pub mod wfe;
 pub use ca::{Issuers, Profile};
 pub use problem::{AcmeError, ErrorType, Problem};
 pub use ratelimit::{Limit, Limits};
-pub use sa::{AcmeStore, SqliteStore};
+pub use sa::{AcmeStore, CrlIssuer, SqliteStore};
 pub use sms::{OutboxGateway, SmsGateway, WebhookGateway};
 pub use va::ResolverMap;
 
@@ -55,6 +62,7 @@ pub fn router<S: AcmeStore>(
         sms,
         buckets: ratelimit::TokenBuckets::new(limits.max_tracked_keys),
         limits,
+        crls: crl::CrlPublisher::new(),
     });
     let wfe = Arc::new(wfe::Wfe {
         ra,

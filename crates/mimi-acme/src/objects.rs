@@ -94,6 +94,10 @@ pub struct AccountObject {
     pub status: Status,
     pub contact: Vec<String>,
     pub orders: String,
+    /// The binding the account was created with, as sent (RFC 8555 §7.1.2:
+    /// part of the account object, not updatable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_account_binding: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +114,9 @@ pub struct OrderObject {
     pub certificate: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// ARI (RFC 9773 §5): echoed from newOrder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,6 +174,52 @@ pub struct NewOrder {
     /// ARI (RFC 9773): the certificate this order replaces.
     #[serde(default)]
     pub replaces: Option<String>,
+}
+
+/// A POST to the account URL (RFC 8555 §7.3.2, §7.3.6): new contacts, or
+/// `"status": "deactivated"`. Other account fields (`orders`,
+/// `termsOfServiceAgreed`, `externalAccountBinding`) are not updatable and
+/// are ignored, as clients echo the account object back.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountUpdate {
+    #[serde(default)]
+    pub contact: Option<Vec<String>>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// The payload of revokeCert (RFC 8555 §7.6).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevokeCert {
+    /// base64url of the certificate's DER.
+    pub certificate: String,
+    /// An RFC 5280 CRLReason code; unspecified (0) if absent.
+    #[serde(default)]
+    pub reason: Option<i64>,
+}
+
+/// The payload of the inner JWS of a key rollover (RFC 8555 §7.3.5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyChange {
+    pub account: String,
+    pub old_key: serde_json::Value,
+}
+
+/// A renewal information object (RFC 9773 §4.2).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalInfo {
+    pub suggested_window: SuggestedWindow,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuggestedWindow {
+    /// RFC 3339.
+    pub start: String,
+    /// RFC 3339.
+    pub end: String,
 }
 
 /// What a client POSTs to a challenge URL (RFC 8555 §7.5.1), other than

@@ -8,6 +8,9 @@ use serde::Serialize;
 #[non_exhaustive]
 pub enum ErrorType {
     AccountDoesNotExist,
+    /// RFC 9773 §7.4: the certificate named in `replaces` has been
+    /// replaced already.
+    AlreadyReplaced,
     AlreadyRevoked,
     BadCsr,
     BadNonce,
@@ -33,6 +36,7 @@ impl ErrorType {
     pub fn urn(self) -> String {
         let name = match self {
             ErrorType::AccountDoesNotExist => "accountDoesNotExist",
+            ErrorType::AlreadyReplaced => "alreadyReplaced",
             ErrorType::AlreadyRevoked => "alreadyRevoked",
             ErrorType::BadCsr => "badCSR",
             ErrorType::BadNonce => "badNonce",
@@ -65,6 +69,9 @@ impl ErrorType {
             | ErrorType::OrderNotReady
             | ErrorType::ExternalAccountRequired => 403,
             ErrorType::RateLimited => 429,
+            // Boulder answers alreadyReplaced with 409, as a conflict with
+            // the state of the replaced certificate.
+            ErrorType::AlreadyReplaced => 409,
             ErrorType::ServerInternal => 500,
             _ => 400,
         }
@@ -84,6 +91,9 @@ pub struct AcmeError {
     /// Content-Type and 401 for a deactivated account, and HTTP for 404 when
     /// an object does not exist.
     pub status: Option<u16>,
+    /// A `Location` for the response: the account that already holds a key
+    /// (RFC 8555 §7.3.5, a key rollover's 409).
+    pub location: Option<String>,
 }
 
 impl AcmeError {
@@ -93,7 +103,14 @@ impl AcmeError {
             detail: detail.into(),
             retry_after: None,
             status: None,
+            location: None,
         }
+    }
+
+    /// The same error, answered with `Location: location`.
+    pub fn with_location(mut self, location: String) -> Self {
+        self.location = Some(location);
+        self
     }
 
     /// The same error, answered with HTTP status `status`.

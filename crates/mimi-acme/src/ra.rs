@@ -5,22 +5,24 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mimi_credentials::{TnAuthList, TnEntry};
+use mimi_credentials::{Certificate, TnAuthList, TnEntry};
 use mimi_identifiers::{Domain, PhoneNumber};
 
-use crate::ca::{Issuers, Profile, unix_seconds};
+use crate::ca::{self, Issuers, Profile, unix_seconds};
+use crate::crl::CrlPublisher;
 use crate::jws::{self, Jwk, KeyRef};
 use crate::objects::{
-    ChallengeAnswer, DNS, HTTP_01, Identifier, NewAccount, NewOrder, SMS_LINK_00, Status,
-    TN_AUTH_LIST,
+    AccountUpdate, ChallengeAnswer, DNS, HTTP_01, Identifier, KeyChange, NewAccount, NewOrder,
+    RevokeCert, SMS_LINK_00, Status, TN_AUTH_LIST,
 };
 use crate::problem::{AcmeError, ErrorType};
 use crate::ratelimit::{Limits, Spend, TokenBuckets};
 use crate::sa::{
-    AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, ChallengeRecord, NewCertificate,
-    NewOrderRecord, OrderRecord, StoreError,
+    AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, ChallengeRecord, CrlIssuer,
+    NewCertificate, NewOrderRecord, OrderRecord, StoreError,
 };
 use crate::sms::{self, Sms, SmsGateway};
 use crate::va::Validator;
@@ -29,6 +31,14 @@ use crate::va::Validator;
 pub const MAX_IDENTIFIERS: usize = 10;
 /// How long an order and its authorizations stay usable.
 pub const ORDER_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long an ARI client should wait before asking again (RFC 9773 §4.3:
+/// Retry-After), as Let's Encrypt answers.
+pub const ARI_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+/// The revocation reasons (RFC 5280 §5.3.1) a revokeCert may give:
+/// certificateHold (6) is not offered (revocation here is final),
+/// removeFromCRL (8) only exists in delta CRLs, and aACompromise (10) is
+/// for attribute certificates.
+pub const REVOCATION_REASONS: [i64; 7] = [0, 1, 2, 3, 4, 5, 9];
 
 pub struct Ra<S> {
     pub store: S,
@@ -39,6 +49,25 @@ pub struct Ra<S> {
     pub limits: Limits,
     /// The rate limits' state (in memory: a restart forgives all debts).
     pub buckets: TokenBuckets,
+    /// The roots' CRLs, as last signed.
+    pub crls: CrlPublisher,
+}
+
+/// Who asks for a revocation (RFC 8555 §7.6).
+#[derive(Debug, Clone, Copy)]
+pub enum Revoker<'a> {
+    /// An account (`kid`): it must be the one that ordered the certificate.
+    Account(&'a AccountRecord),
+    /// A request signed by a key carried as `jwk`: it must be the
+    /// certificate's own key.
+    CertificateKey(&'a Jwk),
+}
+
+/// When a certificate should be renewed (RFC 9773 §4.2), in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenewalWindow {
+    pub start: i64,
+    pub end: i64,
 }
 
 impl<S> std::fmt::Debug for Ra<S> {
@@ -143,7 +172,7 @@ fn describe(id: &Identifier) -> String {
 }
 
 /// At most 40 characters of what a client sent, for messages.
-fn shorten(s: &str) -> String {
+pub(crate) fn shorten(s: &str) -> String {
     if s.chars().count() <= 40 {
         format!("{s:?}")
     } else {
@@ -186,15 +215,12 @@ impl<S: AcmeStore> Ra<S> {
             Some(eab) => Some(self.check_eab(eab, jwk, new_account_url).await?),
             None => None,
         };
+        let eab = eab_kid
+            .as_deref()
+            .zip(request.external_account_binding.as_ref());
         let id = match self
             .store
-            .create_account(
-                &thumbprint,
-                &jwk.to_json(),
-                &request.contact,
-                eab_kid.as_deref(),
-                now(),
-            )
+            .create_account(&thumbprint, &jwk.to_json(), &request.contact, eab, now())
             .await
         {
             Ok(id) => id,
@@ -314,9 +340,6 @@ impl<S: AcmeStore> Ra<S> {
                 "notBefore and notAfter are not supported; each profile sets the validity",
             ));
         }
-        if request.replaces.is_some() {
-            return Err(AcmeError::malformed("replaces (ARI) is not supported yet"));
-        }
         let profile = match request.profile.as_deref() {
             None => Profile::DEFAULT,
             Some(name) => Profile::from_name(name).ok_or_else(|| {
@@ -336,6 +359,10 @@ impl<S: AcmeStore> Ra<S> {
             ));
         }
         let identifiers = check_identifiers(profile, request.identifiers)?;
+        let replaces = match &request.replaces {
+            Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
+            None => None,
+        };
         // Only a request that would succeed is charged, and a refused one
         // creates nothing.
         self.charge_new_order(account, &identifiers)?;
@@ -357,6 +384,7 @@ impl<S: AcmeStore> Ra<S> {
             profile: profile.name().to_owned(),
             expires: now() + ORDER_LIFETIME.as_secs() as i64,
             authorizations,
+            replaces,
         };
         let id = self
             .store
@@ -807,12 +835,360 @@ impl<S: AcmeStore> Ra<S> {
             chain_pem: issued.chain_pem,
             not_after: issued.not_after,
             issued_at: now(),
+            issuer: issued.issuer,
         };
         self.store
             .store_certificate(&record)
             .await
             .map_err(store_error)?;
         self.order_for(account, order.id).await
+    }
+
+    /// A POST to the account URL (RFC 8555 §7.3.2, §7.3.6): deactivation,
+    /// or new contacts (checked as newAccount's). Returns the account as it
+    /// is afterwards.
+    pub async fn update_account(
+        &self,
+        account: &AccountRecord,
+        update: AccountUpdate,
+    ) -> Result<AccountRecord, AcmeError> {
+        match update.status.as_deref() {
+            Some("deactivated") => {
+                // Deactivation is final and wins over anything else sent with
+                // it. A concurrent deactivation that got there first is the
+                // same outcome.
+                self.store
+                    .deactivate_account(account.id)
+                    .await
+                    .map_err(store_error)?;
+                return self.account(account.id).await;
+            }
+            // Clients echo the account object back; its own status changes
+            // nothing.
+            Some("valid") | None => {}
+            Some(other) => {
+                return Err(AcmeError::malformed(format!(
+                    "status {other:?} cannot be set; send {{\"status\": \"deactivated\"}} to deactivate the account, or leave status out"
+                )));
+            }
+        }
+        if let Some(contact) = &update.contact {
+            check_contacts(contact)?;
+            let changed = self
+                .store
+                .update_contact(account.id, contact)
+                .await
+                .map_err(store_error)?;
+            if !changed {
+                return Err(AcmeError::unauthorized(
+                    "the account was deactivated while this request was processed; create a new one with newAccount",
+                )
+                .with_status(401));
+            }
+        }
+        self.account(account.id).await
+    }
+
+    /// Key rollover (RFC 8555 §7.3.5). The outer JWS, from `account` under
+    /// its current key `old_key` (`kid`), has been checked; `inner` is its
+    /// payload: a JWS by the new key (as `jwk`), without nonce, to the same
+    /// `url`, whose payload names the account (`kid`) and the old key.
+    /// `account_url` gives an account's URL, for the 409 when the new key is
+    /// another account's.
+    pub async fn key_change(
+        &self,
+        account: &AccountRecord,
+        old_key: &Jwk,
+        kid: &str,
+        url: &str,
+        inner: &[u8],
+        account_url: &(dyn Fn(i64) -> String + Sync),
+    ) -> Result<AccountRecord, AcmeError> {
+        let malformed = |detail: String| AcmeError::malformed(format!("key rollover: {detail}"));
+        let refused = |detail: String| AcmeError::unauthorized(format!("key rollover: {detail}"));
+        if inner.is_empty() {
+            return Err(malformed(
+                "the payload is empty; it must be the inner JWS, signed by the new key".into(),
+            ));
+        }
+        let inner = jws::parse(inner)
+            .map_err(|e| malformed(format!("the payload is not the inner JWS: {e}")))?;
+        let KeyRef::Jwk(new_key) = &inner.protected.key else {
+            return Err(malformed(
+                "the inner JWS names its key with kid; it must carry the new key as jwk".into(),
+            ));
+        };
+        if inner.protected.nonce.is_some() {
+            return Err(malformed(
+                "the inner JWS carries a nonce; only the outer JWS has one, leave it out of the inner protected header".into(),
+            ));
+        }
+        if inner.protected.url != url {
+            return Err(malformed(format!(
+                "the inner JWS url {:?} is not the outer JWS url {url:?}; sign the keyChange URL in both",
+                inner.protected.url
+            )));
+        }
+        inner
+            .verify(new_key)
+            .map_err(|e| malformed(format!("the inner JWS: {e}")))?;
+        let request: KeyChange = inner
+            .payload_json()
+            .map_err(|e| malformed(format!("the inner JWS: {e}; send {{\"account\": <your account URL>, \"oldKey\": <the current key as JWK>}}")))?;
+        if request.account != kid {
+            return Err(refused(format!(
+                "the inner JWS is for the account {:?}, not for {kid:?}, which signs this request; name the account whose key changes",
+                request.account
+            )));
+        }
+        let named_old = Jwk::from_json(&request.old_key)
+            .map_err(|e| malformed(format!("oldKey is not a public key: {e}")))?;
+        if named_old != *old_key {
+            return Err(refused(
+                "oldKey is not the account's current key; put the key that signs the outer JWS in oldKey".into(),
+            ));
+        }
+        if new_key == old_key {
+            return Err(malformed(
+                "the new key is the account's current key; roll over to a newly generated key"
+                    .into(),
+            ));
+        }
+        let conflict = |other: i64| {
+            AcmeError::malformed(format!(
+                "key rollover: the new key is already the key of account {}; generate another key (RFC 8555 §7.3.5)",
+                account_url(other)
+            ))
+            .with_status(409)
+            .with_location(account_url(other))
+        };
+        let new_thumbprint = new_key.thumbprint();
+        if let Some(other) = self
+            .store
+            .account_by_thumbprint(&new_thumbprint)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(conflict(other.id));
+        }
+        match self
+            .store
+            .update_account_key(
+                account.id,
+                &old_key.thumbprint(),
+                &new_thumbprint,
+                &new_key.to_json(),
+            )
+            .await
+        {
+            Ok(true) => self.account(account.id).await,
+            Ok(false) => Err(refused(
+                "the account's key changed, or the account was deactivated, while this request was processed; sign with the account's current key".into(),
+            )),
+            // Another request took the new key meanwhile.
+            Err(StoreError::DuplicateAccount) => {
+                let other = self
+                    .store
+                    .account_by_thumbprint(&new_thumbprint)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        AcmeError::internal("a key's account vanished", "duplicate then missing")
+                    })?;
+                Err(conflict(other.id))
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// revokeCert (RFC 8555 §7.6): by the account that ordered the
+    /// certificate, or by the certificate's key. Records the revocation and
+    /// has the issuing root's CRL re-signed.
+    pub async fn revoke(&self, by: Revoker<'_>, request: RevokeCert) -> Result<(), AcmeError> {
+        let reason = request.reason.unwrap_or(0);
+        if !REVOCATION_REASONS.contains(&reason) {
+            return Err(AcmeError::new(
+                ErrorType::BadRevocationReason,
+                format!(
+                    "reason {reason} is not accepted; give 0 (unspecified), 1 (keyCompromise), 2 (cACompromise), 3 (affiliationChanged), 4 (superseded), 5 (cessationOfOperation) or 9 (privilegeWithdrawn), or leave it out"
+                ),
+            ));
+        }
+        let der = URL_SAFE_NO_PAD.decode(&request.certificate).map_err(|_| {
+            AcmeError::malformed(
+                "certificate is not base64url without padding; send base64url(DER of the certificate)",
+            )
+        })?;
+        let cert = Certificate::from_der(&der).map_err(|e| {
+            AcmeError::malformed(format!(
+                "certificate is not an X.509 certificate ({e}); send base64url(DER of the certificate), not PEM"
+            ))
+        })?;
+        let record = self
+            .store
+            .certificate_by_serial(&ca::hex(cert.serial()))
+            .await
+            .map_err(store_error)?;
+        // The same serial is not enough: only a certificate byte for byte
+        // as issued here is ours.
+        let record = match record {
+            Some(record) if leaf_of(&record)?.der() == der.as_slice() => record,
+            _ => {
+                return Err(AcmeError::not_found(
+                    "this authority did not issue this certificate; revoke it where it was issued",
+                ));
+            }
+        };
+        match by {
+            Revoker::Account(account) if record.account_id != account.id => {
+                return Err(AcmeError::unauthorized(
+                    "this account did not order this certificate; sign the request with the account that did, or with the certificate's key (as jwk)",
+                ));
+            }
+            Revoker::CertificateKey(jwk)
+                if jwk_spki(jwk).as_deref() != Some(cert.spki_der().as_slice()) =>
+            {
+                return Err(AcmeError::unauthorized(
+                    "the key that signs this request is not the certificate's key; sign with the certificate's private key, or with the account that ordered it (kid)",
+                ));
+            }
+            _ => {}
+        }
+        let already = || {
+            AcmeError::new(
+                ErrorType::AlreadyRevoked,
+                "the certificate is revoked already; nothing to do",
+            )
+        };
+        if record.revoked_at.is_some() {
+            return Err(already());
+        }
+        let revoked = self
+            .store
+            .revoke_certificate(record.id, now(), reason)
+            .await
+            .map_err(store_error)?;
+        if !revoked {
+            // A concurrent request revoked it first.
+            return Err(already());
+        }
+        self.crls.revoked(record.issuer);
+        Ok(())
+    }
+
+    /// `issuer`'s current CRL, DER.
+    pub async fn crl(&self, issuer: CrlIssuer) -> Result<Bytes, AcmeError> {
+        self.crls
+            .current(&self.store, &self.issuers, issuer, SystemTime::now())
+            .await
+    }
+
+    /// The certificate a certID (RFC 9773 §4.1) names, with its leaf.
+    async fn certificate_by_cert_id(
+        &self,
+        aki: &[u8],
+        serial: &[u8],
+    ) -> Result<Option<(CertificateRecord, Certificate)>, AcmeError> {
+        let Some(record) = self
+            .store
+            .certificate_by_serial(&ca::hex(serial))
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let leaf = leaf_of(&record)?;
+        if ca::authority_key_id(leaf.der()).as_deref() != Some(aki) {
+            return Ok(None);
+        }
+        Ok(Some((record, leaf)))
+    }
+
+    /// ARI (RFC 9773 §4.2): when to renew the certificate `cert_id` names.
+    /// The middle third of its lifetime; for a revoked certificate, the
+    /// hour before `now`, which tells the client to renew at once.
+    pub async fn renewal_window(
+        &self,
+        cert_id: &str,
+        now: i64,
+    ) -> Result<RenewalWindow, AcmeError> {
+        let (aki, serial) = ca::parse_cert_id(cert_id).ok_or_else(|| {
+            AcmeError::malformed(format!(
+                "{} is not a certificate identifier; send base64url(authority key identifier) \".\" base64url(serial number DER bytes) (RFC 9773 §4.1)",
+                shorten(cert_id)
+            ))
+        })?;
+        let (record, leaf) = self
+            .certificate_by_cert_id(&aki, &serial)
+            .await?
+            .ok_or_else(|| {
+                AcmeError::not_found(
+                    "this authority issued no certificate with this identifier; check the authority key identifier and serial it is made of",
+                )
+            })?;
+        if record.revoked_at.is_some() {
+            return Ok(RenewalWindow {
+                start: now - 3600,
+                end: now,
+            });
+        }
+        let not_before = unix_seconds(leaf.not_before());
+        let not_after = unix_seconds(leaf.not_after());
+        let third = (not_after - not_before) / 3;
+        Ok(RenewalWindow {
+            start: not_before + third,
+            end: not_before + 2 * third,
+        })
+    }
+
+    /// ARI's `replaces` in newOrder (RFC 9773 §5): a certificate of this
+    /// account sharing an identifier with the order, not replaced already
+    /// by a finalized order. Returns its row id and the certID.
+    async fn check_replaces(
+        &self,
+        account: &AccountRecord,
+        cert_id: &str,
+        identifiers: &[Identifier],
+    ) -> Result<(i64, String), AcmeError> {
+        let (aki, serial) = ca::parse_cert_id(cert_id).ok_or_else(|| {
+            AcmeError::malformed(format!(
+                "replaces {} is not a certificate identifier; send base64url(authority key identifier) \".\" base64url(serial number DER bytes) (RFC 9773 §4.1)",
+                shorten(cert_id)
+            ))
+        })?;
+        let record = match self.certificate_by_cert_id(&aki, &serial).await? {
+            Some((record, _)) if record.account_id == account.id => record,
+            _ => {
+                return Err(AcmeError::malformed(
+                    "replaces names no certificate of this account; name a certificate this account ordered, or leave replaces out",
+                ));
+            }
+        };
+        let replaced = self
+            .store
+            .order(record.order_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| AcmeError::internal("a certificate's order vanished", record.id))?;
+        if !identifiers.iter().any(|i| replaced.identifiers.contains(i)) {
+            return Err(AcmeError::malformed(
+                "the order shares no identifier with the certificate it replaces; a replacement renews at least one of its identifiers",
+            ));
+        }
+        if let Some(order) = self
+            .store
+            .replacing_order(record.id)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(AcmeError::new(
+                ErrorType::AlreadyReplaced,
+                format!(
+                    "the certificate was replaced already, by order {order}; replace its replacement instead, or leave replaces out"
+                ),
+            ));
+        }
+        Ok((record.id, cert_id.to_owned()))
     }
 
     pub async fn certificate_for(
@@ -826,6 +1202,33 @@ impl<S: AcmeStore> Ra<S> {
             .map_err(store_error)?
             .filter(|c| c.account_id == account.id)
             .ok_or_else(|| not_found("certificate", id))
+    }
+}
+
+/// The leaf of a stored chain.
+fn leaf_of(record: &CertificateRecord) -> Result<Certificate, AcmeError> {
+    Certificate::from_pem_chain(&record.chain_pem)
+        .ok()
+        .and_then(|chain| chain.into_iter().next())
+        .ok_or_else(|| AcmeError::internal("a stored certificate chain is unreadable", record.id))
+}
+
+/// The SubjectPublicKeyInfo DER of a JWK, for the key types certificates
+/// here have (Ed25519 and P-256, uncompressed, as issued); `None` for RSA,
+/// which no certificate here has.
+fn jwk_spki(jwk: &Jwk) -> Option<Vec<u8>> {
+    // The fixed DER prefixes of RFC 8410 §4 and RFC 5480 §2.
+    const ED25519: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    const P256: [u8; 27] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+    ];
+    match jwk {
+        Jwk::Ed25519 { x } => Some([&ED25519[..], x].concat()),
+        Jwk::EcP256 { x, y } => Some([&P256[..], x, y].concat()),
+        Jwk::Rsa { .. } => None,
     }
 }
 

@@ -6,8 +6,10 @@ use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
 
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
+use sqlx::{Connection, Row};
 
 use crate::objects::{Identifier, Status};
 use crate::problem::Problem;
@@ -32,6 +34,9 @@ pub struct AccountRecord {
     pub status: Status,
     pub contact: Vec<String>,
     pub eab_kid: Option<String>,
+    /// The externalAccountBinding JWS as the client sent it, which the
+    /// account object echoes (RFC 8555 §7.1.2).
+    pub eab_binding: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,8 @@ pub struct OrderRecord {
     pub expires: i64,
     pub error: Option<Problem>,
     pub certificate_id: Option<i64>,
+    /// ARI (RFC 9773 §5): the certID of the certificate this order replaces.
+    pub replaces: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +82,45 @@ pub struct CertificateRecord {
     pub serial: String,
     pub chain_pem: String,
     pub not_after: i64,
+    pub issued_at: i64,
+    /// Which root signed it, and so whose CRL lists it once revoked.
+    pub issuer: CrlIssuer,
     pub revoked_at: Option<i64>,
+    /// The RFC 5280 reason code given at revocation.
+    pub revocation_reason: Option<i64>,
+}
+
+/// The roots that sign certificates here, each with its own CRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrlIssuer {
+    /// Signs domain CAs and phone-number CAs.
+    IdentityRoot,
+    /// Signs TLS server certificates.
+    TlsRoot,
+}
+
+impl CrlIssuer {
+    pub const ALL: [CrlIssuer; 2] = [CrlIssuer::IdentityRoot, CrlIssuer::TlsRoot];
+
+    /// The name in the database and in the CRL's URL (`/acme/crl/<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrlIssuer::IdentityRoot => "identity-root",
+            CrlIssuer::TlsRoot => "tls-root",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CrlIssuer> {
+        CrlIssuer::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+}
+
+/// A revoked certificate, as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedRecord {
+    /// The serial's bytes, hex, as in [`CertificateRecord::serial`].
+    pub serial: String,
+    pub revoked_at: i64,
 }
 
 /// The outstanding code of an `sms-link-00` challenge (docs/sms-link-00.md).
@@ -110,6 +155,9 @@ pub struct NewOrderRecord {
     pub profile: String,
     pub expires: i64,
     pub authorizations: Vec<(Identifier, Vec<(String, String)>)>,
+    /// ARI: the certificate replaced, as (its row id, the certID the client
+    /// sent).
+    pub replaces: Option<(i64, String)>,
 }
 
 /// A certificate to store as an order's result.
@@ -121,6 +169,7 @@ pub struct NewCertificate {
     pub chain_pem: String,
     pub not_after: i64,
     pub issued_at: i64,
+    pub issuer: CrlIssuer,
 }
 
 type R<T> = Result<T, StoreError>;
@@ -131,13 +180,14 @@ pub trait AcmeStore: Send + Sync + 'static {
     fn add_eab_key(&self, kid: &str, key: &[u8]) -> impl Future<Output = R<()>> + Send;
     /// The key of an unused EAB kid.
     fn unused_eab_key(&self, kid: &str) -> impl Future<Output = R<Option<Vec<u8>>>> + Send;
-    /// Creates an account; with `eab_kid`, atomically marks that key used.
+    /// Creates an account; with an external account binding (its kid and
+    /// the binding JWS as sent), atomically marks that key used.
     fn create_account(
         &self,
         thumbprint: &str,
         jwk: &serde_json::Value,
         contact: &[String],
-        eab_kid: Option<&str>,
+        eab: Option<(&str, &serde_json::Value)>,
         now: i64,
     ) -> impl Future<Output = R<i64>> + Send;
     fn account(&self, id: i64) -> impl Future<Output = R<Option<AccountRecord>>> + Send;
@@ -145,6 +195,23 @@ pub trait AcmeStore: Send + Sync + 'static {
         &self,
         thumbprint: &str,
     ) -> impl Future<Output = R<Option<AccountRecord>>> + Send;
+    /// Replaces the contacts of a valid account; returns whether it was
+    /// valid (and so changed).
+    fn update_contact(&self, id: i64, contact: &[String]) -> impl Future<Output = R<bool>> + Send;
+    /// Deactivates a valid account (RFC 8555 §7.3.6) and cancels what it
+    /// had pending: its pending and ready orders become invalid, their
+    /// pending authorizations deactivated. Returns whether it was valid.
+    fn deactivate_account(&self, id: i64) -> impl Future<Output = R<bool>> + Send;
+    /// Key rollover (RFC 8555 §7.3.5): replaces the key of account `id` if
+    /// it is still `old_thumbprint`'s; returns whether it did.
+    /// [`StoreError::DuplicateAccount`] if another account has the new key.
+    fn update_account_key(
+        &self,
+        id: i64,
+        old_thumbprint: &str,
+        new_thumbprint: &str,
+        jwk: &serde_json::Value,
+    ) -> impl Future<Output = R<bool>> + Send;
     fn create_order(&self, order: &NewOrderRecord) -> impl Future<Output = R<i64>> + Send;
     fn order(&self, id: i64) -> impl Future<Output = R<Option<OrderRecord>>> + Send;
     fn authorizations_of_order(
@@ -215,6 +282,30 @@ pub trait AcmeStore: Send + Sync + 'static {
     /// Stores the certificate and makes its order valid.
     fn store_certificate(&self, cert: &NewCertificate) -> impl Future<Output = R<i64>> + Send;
     fn certificate(&self, id: i64) -> impl Future<Output = R<Option<CertificateRecord>>> + Send;
+    /// The certificate with this serial (hex of its bytes).
+    fn certificate_by_serial(
+        &self,
+        serial: &str,
+    ) -> impl Future<Output = R<Option<CertificateRecord>>> + Send;
+    /// Marks a certificate revoked at `at` for `reason`, if it is not
+    /// revoked yet; returns whether it did.
+    fn revoke_certificate(
+        &self,
+        id: i64,
+        at: i64,
+        reason: i64,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// The certificates of `issuer` that are revoked and not expired at
+    /// `now`, by serial: what its CRL lists.
+    fn revoked_certificates(
+        &self,
+        issuer: CrlIssuer,
+        now: i64,
+    ) -> impl Future<Output = R<Vec<RevokedRecord>>> + Send;
+    /// The next CRL number of `issuer`: one more than the last, starting at 1.
+    fn next_crl_number(&self, issuer: CrlIssuer) -> impl Future<Output = R<i64>> + Send;
+    /// A valid (finalized) order that replaced certificate `cert_id`, if any.
+    fn replacing_order(&self, cert_id: i64) -> impl Future<Output = R<Option<i64>>> + Send;
 }
 
 /// The embedded store: one SQLite file (WAL) or an in-memory database.
@@ -229,14 +320,15 @@ pub struct SqliteStore {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_acme.sql")),
     (2, include_str!("../migrations/0002_sms_link.sql")),
+    (3, include_str!("../migrations/0003_lifecycle.sql")),
 ];
 
-async fn migrate(pool: &SqlitePool) -> R<()> {
+async fn migrate(conn: &mut SqliteConnection) -> R<()> {
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     for (version, sql) in MIGRATIONS {
-        let mut tx = pool.begin().await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query("SELECT 1 FROM schema_migrations WHERE version = ?")
             .bind(version)
             .fetch_optional(&mut *tx)
@@ -261,22 +353,31 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true);
-        Self::connect(options, 4).await
+        // Migrate on a connection of its own, closed before the pool opens
+        // any: a pooled connection that had read the schema before a
+        // migration changed a table makes sqlx-sqlite panic on that table's
+        // `SELECT *` (it keeps the old column count while SQLite, having
+        // re-prepared the statement, returns the new one).
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        migrate(&mut conn).await?;
+        conn.close().await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
     }
 
     /// A private in-memory database (tests).
     pub async fn in_memory() -> R<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        // One connection: every connection to :memory: is its own database.
-        Self::connect(options, 1).await
-    }
-
-    async fn connect(options: SqliteConnectOptions, max: u32) -> R<Self> {
+        // One connection: every connection to :memory: is its own database,
+        // so it is also the one that migrates, and the only one.
         let pool = SqlitePoolOptions::new()
-            .max_connections(max)
+            .max_connections(1)
             .connect_with(options)
             .await?;
-        migrate(&pool).await?;
+        migrate(&mut *pool.acquire().await?).await?;
         Ok(SqliteStore { pool })
     }
 
@@ -309,6 +410,7 @@ fn account_row(row: &sqlx::sqlite::SqliteRow) -> R<AccountRecord> {
         status: status(&row.try_get::<String, _>("status")?)?,
         contact: json(&row.try_get::<String, _>("contact")?)?,
         eab_kid: row.try_get("eab_kid")?,
+        eab_binding: opt_json(row.try_get("eab_binding")?)?,
     })
 }
 
@@ -322,6 +424,7 @@ fn order_row(row: &sqlx::sqlite::SqliteRow) -> R<OrderRecord> {
         expires: row.try_get("expires")?,
         error: opt_json(row.try_get("error")?)?,
         certificate_id: row.try_get("certificate_id")?,
+        replaces: row.try_get("replaces")?,
     })
 }
 
@@ -426,18 +529,21 @@ impl AcmeStore for SqliteStore {
         thumbprint: &str,
         jwk: &serde_json::Value,
         contact: &[String],
-        eab_kid: Option<&str>,
+        eab: Option<(&str, &serde_json::Value)>,
         now: i64,
     ) -> R<i64> {
+        let eab_kid = eab.map(|(kid, _)| kid);
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO accounts (key_thumbprint, jwk, status, contact, eab_kid, created_at)
-             VALUES (?, ?, 'valid', ?, ?, ?)",
+            "INSERT INTO accounts
+             (key_thumbprint, jwk, status, contact, eab_kid, eab_binding, created_at)
+             VALUES (?, ?, 'valid', ?, ?, ?, ?)",
         )
         .bind(thumbprint)
         .bind(to_json(jwk))
         .bind(to_json(&contact))
         .bind(eab_kid)
+        .bind(eab.map(|(_, binding)| to_json(binding)))
         .bind(now)
         .execute(&mut *tx)
         .await;
@@ -481,17 +587,84 @@ impl AcmeStore for SqliteStore {
         row.as_ref().map(account_row).transpose()
     }
 
+    async fn update_contact(&self, id: i64, contact: &[String]) -> R<bool> {
+        let done = sqlx::query("UPDATE accounts SET contact = ? WHERE id = ? AND status = 'valid'")
+            .bind(to_json(&contact))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn deactivate_account(&self, id: i64) -> R<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET status = 'deactivated' WHERE id = ? AND status = 'valid'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE authorizations SET status = 'deactivated'
+             WHERE account_id = ? AND status = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE orders SET status = 'invalid'
+             WHERE account_id = ? AND status IN ('pending', 'ready')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn update_account_key(
+        &self,
+        id: i64,
+        old_thumbprint: &str,
+        new_thumbprint: &str,
+        jwk: &serde_json::Value,
+    ) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET key_thumbprint = ?, jwk = ?
+             WHERE id = ? AND key_thumbprint = ? AND status = 'valid'",
+        )
+        .bind(new_thumbprint)
+        .bind(to_json(jwk))
+        .bind(id)
+        .bind(old_thumbprint)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::DuplicateAccount)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn create_order(&self, order: &NewOrderRecord) -> R<i64> {
         let identifiers: Vec<&Identifier> = order.authorizations.iter().map(|(i, _)| i).collect();
         let mut tx = self.pool.begin().await?;
         let order_id = sqlx::query(
-            "INSERT INTO orders (account_id, status, identifiers, profile, expires)
-             VALUES (?, 'pending', ?, ?, ?)",
+            "INSERT INTO orders
+             (account_id, status, identifiers, profile, expires, replaces, replaces_cert_id)
+             VALUES (?, 'pending', ?, ?, ?, ?, ?)",
         )
         .bind(order.account_id)
         .bind(to_json(&identifiers))
         .bind(&order.profile)
         .bind(order.expires)
+        .bind(order.replaces.as_ref().map(|(_, cert_id)| cert_id.as_str()))
+        .bind(order.replaces.as_ref().map(|(id, _)| *id))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -707,8 +880,9 @@ impl AcmeStore for SqliteStore {
     async fn store_certificate(&self, cert: &NewCertificate) -> R<i64> {
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
-            "INSERT INTO certificates (order_id, account_id, serial, chain_pem, not_after, issued_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO certificates
+             (order_id, account_id, serial, chain_pem, not_after, issued_at, issuer)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(cert.order_id)
         .bind(cert.account_id)
@@ -716,6 +890,7 @@ impl AcmeStore for SqliteStore {
         .bind(&cert.chain_pem)
         .bind(cert.not_after)
         .bind(cert.issued_at)
+        .bind(cert.issuer.as_str())
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -735,17 +910,89 @@ impl AcmeStore for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(CertificateRecord {
-                id: r.try_get("id")?,
-                order_id: r.try_get("order_id")?,
-                account_id: r.try_get("account_id")?,
-                serial: r.try_get("serial")?,
-                chain_pem: r.try_get("chain_pem")?,
-                not_after: r.try_get("not_after")?,
-                revoked_at: r.try_get("revoked_at")?,
+        row.as_ref().map(certificate_row).transpose()
+    }
+
+    async fn certificate_by_serial(&self, serial: &str) -> R<Option<CertificateRecord>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(certificate_row).transpose()
+    }
+
+    async fn revoke_certificate(&self, id: i64, at: i64, reason: i64) -> R<bool> {
+        let done = sqlx::query(
+            "UPDATE certificates SET revoked_at = ?, revocation_reason = ?
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoked_certificates(&self, issuer: CrlIssuer, now: i64) -> R<Vec<RevokedRecord>> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at FROM certificates
+             WHERE issuer = ? AND revoked_at IS NOT NULL AND not_after > ?
+             ORDER BY serial",
+        )
+        .bind(issuer.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RevokedRecord {
+                    serial: r.try_get("serial")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
             })
-        })
-        .transpose()
+            .collect()
+    }
+
+    async fn next_crl_number(&self, issuer: CrlIssuer) -> R<i64> {
+        let row = sqlx::query(
+            "INSERT INTO crl_numbers (issuer, number) VALUES (?, 1)
+             ON CONFLICT (issuer) DO UPDATE SET number = number + 1
+             RETURNING number",
+        )
+        .bind(issuer.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("number")?)
+    }
+
+    async fn replacing_order(&self, cert_id: i64) -> R<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT id FROM orders WHERE replaces_cert_id = ? AND status = 'valid' LIMIT 1",
+        )
+        .bind(cert_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 }
+
+fn certificate_row(r: &sqlx::sqlite::SqliteRow) -> R<CertificateRecord> {
+    let issuer: String = r.try_get("issuer")?;
+    Ok(CertificateRecord {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        account_id: r.try_get("account_id")?,
+        serial: r.try_get("serial")?,
+        chain_pem: r.try_get("chain_pem")?,
+        not_after: r.try_get("not_after")?,
+        issued_at: r.try_get("issued_at")?,
+        issuer: CrlIssuer::parse(&issuer)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown certificate issuer {issuer:?}")))?,
+        revoked_at: r.try_get("revoked_at")?,
+        revocation_reason: r.try_get("revocation_reason")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -17,12 +17,13 @@ use crate::ca::Profile;
 use crate::jws::{self, Jwk, Jws, KeyRef};
 use crate::nonce::NonceService;
 use crate::objects::{
-    AccountObject, AuthorizationObject, ChallengeAnswer, ChallengeObject, Directory, DirectoryMeta,
-    Finalize, NewAccount, NewOrder, OrderObject, Status,
+    AccountObject, AccountUpdate, AuthorizationObject, ChallengeAnswer, ChallengeObject, Directory,
+    DirectoryMeta, Finalize, NewAccount, NewOrder, OrderObject, RenewalInfo, RevokeCert, Status,
+    SuggestedWindow,
 };
 use crate::problem::{AcmeError, ErrorType};
-use crate::ra::Ra;
-use crate::sa::{AccountRecord, AcmeStore, AuthzRecord, ChallengeRecord, OrderRecord};
+use crate::ra::{ARI_RETRY_AFTER, Ra, Revoker};
+use crate::sa::{AccountRecord, AcmeStore, AuthzRecord, ChallengeRecord, CrlIssuer, OrderRecord};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -49,10 +50,15 @@ impl<S> std::fmt::Debug for Wfe<S> {
 /// The ACME routes, all under `/acme/`.
 pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
     Router::new()
-        .route("/acme/directory", get(directory::<S>))
+        .route(
+            "/acme/directory",
+            get(directory::<S>).post(directory_post::<S>),
+        )
         .route(
             "/acme/new-nonce",
-            get(new_nonce_get::<S>).head(new_nonce_head::<S>),
+            get(new_nonce_get::<S>)
+                .head(new_nonce_head::<S>)
+                .post(new_nonce_post::<S>),
         )
         .route("/acme/new-account", post(new_account::<S>))
         .route("/acme/new-order", post(new_order::<S>))
@@ -62,9 +68,10 @@ pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
         .route("/acme/chall/{id}", post(challenge::<S>))
         .route("/acme/finalize/{id}", post(finalize::<S>))
         .route("/acme/cert/{id}", post(certificate::<S>))
-        .route("/acme/revoke-cert", post(not_yet::<S>))
-        .route("/acme/key-change", post(not_yet::<S>))
-        .route("/acme/renewal-info/{id}", get(not_yet::<S>))
+        .route("/acme/revoke-cert", post(revoke_cert::<S>))
+        .route("/acme/key-change", post(key_change::<S>))
+        .route("/acme/renewal-info/{id}", get(renewal_info::<S>))
+        .route("/acme/crl/{issuer}", get(crl::<S>))
         .method_not_allowed_fallback(method_not_allowed::<S>)
         .fallback(no_such_resource::<S>)
         .with_state(wfe)
@@ -120,12 +127,19 @@ impl<S: AcmeStore> Wfe<S> {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header_value(&secs.to_string()));
         }
+        if let Some(location) = &e.location {
+            response
+                .headers_mut()
+                .insert(header::LOCATION, header_value(location));
+        }
         response
     }
 
     /// Checks the envelope of a POST (RFC 8555 §6.2-6.5): content type, JWS
-    /// shape and algorithm, `url` equal to the request URL, a fresh nonce.
-    /// The signature is checked by the caller, once it knows the key.
+    /// shape and algorithm, `url` equal to the request URL, a nonce present.
+    /// The signature is checked by the caller, once it knows the key, and
+    /// only then is the nonce redeemed ([`Wfe::redeem`]): a forged request
+    /// must not use up a nonce the real client holds (Boulder's order).
     fn open_envelope(
         &self,
         headers: &HeaderMap,
@@ -158,18 +172,25 @@ impl<S: AcmeStore> Wfe<S> {
                 jws.protected.url
             )));
         }
-        match &jws.protected.nonce {
-            Some(nonce) if self.nonces.redeem(nonce) => Ok(jws),
-            Some(_) => Err(AcmeError::new(
-                ErrorType::BadNonce,
-                "the nonce is unknown, used or expired; retry with the Replay-Nonce of this response",
-            )),
-            None => Err(AcmeError::new(
+        if jws.protected.nonce.is_none() {
+            return Err(AcmeError::new(
                 ErrorType::BadNonce,
                 format!(
                     "the JWS carries no nonce; put one from {} (or from the Replay-Nonce of any response) in the protected header",
                     self.url("/acme/new-nonce")
                 ),
+            ));
+        }
+        Ok(jws)
+    }
+
+    /// Redeems the nonce of a request whose signature has verified.
+    fn redeem(&self, jws: &Jws) -> Result<(), AcmeError> {
+        match &jws.protected.nonce {
+            Some(nonce) if self.nonces.redeem(nonce) => Ok(()),
+            _ => Err(AcmeError::new(
+                ErrorType::BadNonce,
+                "the nonce is unknown, used or expired; retry with the Replay-Nonce of this response",
             )),
         }
     }
@@ -190,10 +211,11 @@ impl<S: AcmeStore> Wfe<S> {
         };
         let jwk = jwk.clone();
         jws.verify(&jwk).map_err(jws_error)?;
+        self.redeem(&jws)?;
         Ok((jws, jwk))
     }
 
-    /// Authenticates a request from an existing account (`kid`).
+    /// Authenticates a request from an existing, valid account (`kid`).
     async fn authenticate_account(
         &self,
         headers: &HeaderMap,
@@ -206,11 +228,44 @@ impl<S: AcmeStore> Wfe<S> {
                 "this request must name the account with kid, not carry a jwk",
             ));
         };
+        let (account, jwk) = self.verify_account(&jws, kid).await?;
+        Ok((jws, account, jwk))
+    }
+
+    /// Checks a request's signature under the key of the account `kid`
+    /// names, redeems its nonce, and requires the account to be valid.
+    async fn verify_account(
+        &self,
+        jws: &Jws,
+        kid: &str,
+    ) -> Result<(AccountRecord, Jwk), AcmeError> {
         let account = self.account_of_kid(kid).await?;
         let jwk = Jwk::from_json(&account.jwk)
             .map_err(|e| AcmeError::internal("a stored account key is unreadable", e))?;
         jws.verify(&jwk).map_err(jws_error)?;
-        Ok((jws, account, jwk))
+        self.redeem(jws)?;
+        if account.status != Status::Valid {
+            // RFC 8555 §7.3.6: 401 for requests from a deactivated account.
+            return Err(AcmeError::unauthorized(format!(
+                "the account is {}; it can no longer be used, create a new one with newAccount",
+                account.status.as_str()
+            ))
+            .with_status(401));
+        }
+        Ok((account, jwk))
+    }
+
+    /// Authenticates a POST-as-GET by an account, for the resources that
+    /// also answer GET (RFC 8555 §6.3: the directory and newNonce).
+    async fn authenticate_post_as_get(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: Body,
+    ) -> Result<(), AcmeError> {
+        let body = read_body(body).await?;
+        let (jws, _, _) = self.authenticate_account(headers, path, &body).await?;
+        require_post_as_get(&jws)
     }
 
     async fn account_of_kid(&self, kid: &str) -> Result<AccountRecord, AcmeError> {
@@ -227,7 +282,7 @@ impl<S: AcmeStore> Wfe<S> {
                     "kid {kid:?} is not an account URL of this server (they start with {prefix:?}); send the Location that newAccount returned"
                 ))
             })?;
-        let account = self.ra.account(id).await.map_err(|e| {
+        self.ra.account(id).await.map_err(|e| {
             if e.kind == ErrorType::AccountDoesNotExist {
                 AcmeError::new(
                     ErrorType::AccountDoesNotExist,
@@ -236,16 +291,7 @@ impl<S: AcmeStore> Wfe<S> {
             } else {
                 e
             }
-        })?;
-        if account.status != Status::Valid {
-            // RFC 8555 §7.3.6: 401 for requests from a deactivated account.
-            return Err(AcmeError::unauthorized(format!(
-                "the account is {}; it can no longer be used, create a new one with newAccount",
-                account.status.as_str()
-            ))
-            .with_status(401));
-        }
-        Ok(account)
+        })
     }
 
     fn account_object(&self, account: &AccountRecord) -> AccountObject {
@@ -253,6 +299,7 @@ impl<S: AcmeStore> Wfe<S> {
             status: account.status,
             contact: account.contact.clone(),
             orders: self.url(&format!("/acme/acct/{}/orders", account.id)),
+            external_account_binding: account.eab_binding.clone(),
         }
     }
 
@@ -271,6 +318,7 @@ impl<S: AcmeStore> Wfe<S> {
                 .certificate_id
                 .map(|id| self.url(&format!("/acme/cert/{id}"))),
             error: order.error.clone(),
+            replaces: order.replaces.clone(),
         }
     }
 
@@ -376,12 +424,12 @@ fn answer<S: AcmeStore>(wfe: &Wfe<S>, result: Result<Response, AcmeError>) -> Re
     result.unwrap_or_else(|e| wfe.problem(&e))
 }
 
-async fn directory<S: AcmeStore>(State(wfe): St<S>) -> Response {
+fn directory_object<S: AcmeStore>(wfe: &Wfe<S>) -> Directory {
     let profiles: BTreeMap<String, String> = Profile::ALL
         .iter()
         .map(|p| (p.name().to_owned(), p.description().to_owned()))
         .collect();
-    let directory = Directory {
+    Directory {
         new_nonce: wfe.url("/acme/new-nonce"),
         new_account: wfe.url("/acme/new-account"),
         new_order: wfe.url("/acme/new-order"),
@@ -393,14 +441,49 @@ async fn directory<S: AcmeStore>(State(wfe): St<S>) -> Response {
             external_account_required: false,
             profiles,
         },
-    };
-    let body = serde_json::to_vec(&directory).expect("directory serializes");
+    }
+}
+
+async fn directory<S: AcmeStore>(State(wfe): St<S>) -> Response {
+    let body = serde_json::to_vec(&directory_object(&wfe)).expect("directory serializes");
     let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The directory by POST-as-GET (RFC 8555 §6.3: the server MUST allow it
+/// besides GET).
+async fn directory_post<S: AcmeStore>(
+    State(wfe): St<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        wfe.authenticate_post_as_get(&headers, "/acme/directory", body)
+            .await?;
+        Ok(wfe.json(StatusCode::OK, &directory_object(&wfe), None))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+/// newNonce by POST-as-GET (RFC 8555 §6.3, §7.2): 204 like GET, with the
+/// fresh nonce every response carries.
+async fn new_nonce_post<S: AcmeStore>(
+    State(wfe): St<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        wfe.authenticate_post_as_get(&headers, "/acme/new-nonce", body)
+            .await?;
+        Ok(wfe.reply(StatusCode::NO_CONTENT, Body::empty(), "text/plain"))
+    }
+    .await;
+    answer(&wfe, result)
 }
 
 async fn new_nonce_head<S: AcmeStore>(State(wfe): St<S>) -> Response {
@@ -449,14 +532,15 @@ async fn account<S: AcmeStore>(
         let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
         if id_of(&id)? != account.id {
             return Err(AcmeError::unauthorized(
-                "a request may only read its own account; POST to your account URL (the kid)",
+                "a request may only read or change its own account; POST to your account URL (the kid)",
             ));
         }
-        if !jws.is_post_as_get() {
-            return Err(AcmeError::malformed(
-                "account updates (contact, deactivation) are not supported yet; send POST-as-GET",
-            ));
-        }
+        let account = if jws.is_post_as_get() {
+            account
+        } else {
+            let update: AccountUpdate = jws.payload_json().map_err(jws_error)?;
+            wfe.ra.update_account(&account, update).await?
+        };
         Ok(wfe.json(
             StatusCode::OK,
             &wfe.account_object(&account),
@@ -616,12 +700,112 @@ async fn certificate<S: AcmeStore>(
     answer(&wfe, result)
 }
 
-/// Endpoints the directory names but this server does not serve yet.
-async fn not_yet<S: AcmeStore>(State(wfe): St<S>) -> Response {
-    // with_status, so that the problem's "status" member says 501 too.
-    let e =
-        AcmeError::malformed("this endpoint is not supported by this server yet").with_status(501);
-    wfe.problem(&e)
+/// Key rollover (RFC 8555 §7.3.5): the outer JWS is the account's, with its
+/// current key; its payload, the inner JWS, is the new key's.
+async fn key_change<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let path = "/acme/key-change";
+        let (jws, account, old_key) = wfe.authenticate_account(&headers, path, &body).await?;
+        let kid = wfe.account_url(account.id);
+        let account_url = |id| wfe.account_url(id);
+        let account = wfe
+            .ra
+            .key_change(
+                &account,
+                &old_key,
+                &kid,
+                &wfe.url(path),
+                &jws.payload,
+                &account_url,
+            )
+            .await?;
+        Ok(wfe.json(
+            StatusCode::OK,
+            &wfe.account_object(&account),
+            Some(wfe.account_url(account.id)),
+        ))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+/// revokeCert (RFC 8555 §7.6): signed by an account (`kid`) or by the
+/// certificate's key (`jwk`).
+async fn revoke_cert<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(body).await?;
+        let jws = wfe.open_envelope(&headers, "/acme/revoke-cert", &body)?;
+        let account;
+        let by = match &jws.protected.key {
+            KeyRef::Kid(kid) => {
+                account = wfe.verify_account(&jws, kid).await?.0;
+                Revoker::Account(&account)
+            }
+            KeyRef::Jwk(jwk) => {
+                jws.verify(jwk).map_err(jws_error)?;
+                wfe.redeem(&jws)?;
+                Revoker::CertificateKey(jwk)
+            }
+        };
+        let request: RevokeCert = jws.payload_json().map_err(jws_error)?;
+        wfe.ra.revoke(by, request).await?;
+        Ok(wfe.reply(StatusCode::OK, Body::empty(), "text/plain"))
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+/// ARI (RFC 9773 §4.2): a plain GET, as the certID is no secret.
+async fn renewal_info<S: AcmeStore>(State(wfe): St<S>, Path(id): Path<String>) -> Response {
+    let result = async {
+        let now = crate::ca::unix_seconds(std::time::SystemTime::now());
+        let window = wfe.ra.renewal_window(&id, now).await?;
+        let info = RenewalInfo {
+            suggested_window: SuggestedWindow {
+                start: rfc3339(window.start),
+                end: rfc3339(window.end),
+            },
+        };
+        let mut response = wfe.json(StatusCode::OK, &info, None);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::RETRY_AFTER,
+            header_value(&ARI_RETRY_AFTER.as_secs().to_string()),
+        );
+        Ok(response)
+    }
+    .await;
+    answer(&wfe, result)
+}
+
+/// A root's CRL (draft-barnes-mimi-identity-arch §4.3), DER: what providers
+/// fetch and relay to clients, who trust it only once its signature and
+/// freshness are checked.
+async fn crl<S: AcmeStore>(State(wfe): St<S>, Path(issuer): Path<String>) -> Response {
+    let result = async {
+        let issuer = CrlIssuer::parse(&issuer).ok_or_else(|| {
+            AcmeError::not_found(format!(
+                "there is no CRL {}; the CRLs are {} and {}",
+                crate::ra::shorten(&issuer),
+                wfe.url("/acme/crl/identity-root"),
+                wfe.url("/acme/crl/tls-root")
+            ))
+        })?;
+        let der = wfe.ra.crl(issuer).await?;
+        let mut response = Response::new(Body::from(der));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/pkix-crl"),
+        );
+        // Caches may keep it but must ask again: a revocation re-signs it
+        // at once.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        Ok(response)
+    }
+    .await;
+    answer(&wfe, result)
 }
 
 /// A method a resource does not take, such as a GET where POST-as-GET is
@@ -629,7 +813,7 @@ async fn not_yet<S: AcmeStore>(State(wfe): St<S>) -> Response {
 /// has no problem document and no nonce).
 async fn method_not_allowed<S: AcmeStore>(State(wfe): St<S>, method: Method) -> Response {
     let e = AcmeError::malformed(format!(
-        "this resource does not take {method}; only the directory and newNonce answer GET, everything else is POSTed a JWS, and read with POST-as-GET: a POST whose JWS payload is empty (RFC 8555 §6.3)"
+        "this resource does not take {method}; only the directory, newNonce, renewal information and the CRLs answer GET, everything else is POSTed a JWS, and read with POST-as-GET: a POST whose JWS payload is empty (RFC 8555 §6.3)"
     ))
     .with_status(405);
     wfe.problem(&e)

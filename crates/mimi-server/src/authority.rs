@@ -3,6 +3,8 @@
 //! On first start it creates, in its data directory, an identity root
 //! (Ed25519) and a separate TLS root (ECDSA P-256), their keys in 0600 files,
 //! and its own HTTPS certificate from the TLS root; later starts reuse them.
+//! Both roots publish their CRLs at `/acme/crl/identity-root` and
+//! `/acme/crl/tls-root` (docs/acme-divergences.md).
 
 use std::collections::BTreeMap;
 use std::io::Write;

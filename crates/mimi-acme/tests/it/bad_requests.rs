@@ -20,9 +20,9 @@ use sqlx::Row;
 
 use crate::harness::{Authority, PROVIDER, PROVIDER_DOMAIN};
 use crate::raw_client::{
-    Account, AccountKey, RawClient, Reply, Request, b64, csr, csr_with, csr_with_tn, eab, hs256,
-    jws_with, order_payload, payload_bytes, phone_order_payload, signed, sms_key_authorization,
-    tn_value,
+    Account, AccountKey, RawClient, Reply, Request, b64, cert_id, csr, csr_with, csr_with_tn, eab,
+    hs256, jws_with, leaf_der, order_payload, payload_bytes, phone_order_payload, signed,
+    sms_key_authorization, tn_value,
 };
 
 const MAC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -97,6 +97,15 @@ impl Snapshot {
                     || ' validated=' || IFNULL(validated, '-') FROM challenges",
             "SELECT 'certificate ' || id || ' ' || serial FROM certificates",
             "SELECT 'eab ' || kid || ' account=' || IFNULL(account_id, '-') FROM eab_keys",
+            // Keys (rollover), bindings, revocations, replacements, CRL
+            // numbers: separate rows, so the rows above keep their shape.
+            "SELECT 'account-key ' || id || ' ' || key_thumbprint || ' ' || jwk
+                    || ' eab=' || IFNULL(eab_binding, '-') FROM accounts",
+            "SELECT 'revocation ' || id || ' at=' || IFNULL(revoked_at, '-')
+                    || ' reason=' || IFNULL(revocation_reason, '-') FROM certificates",
+            "SELECT 'replaces ' || id || ' ' || IFNULL(replaces, '-')
+                    || ' cert=' || IFNULL(replaces_cert_id, '-') FROM orders",
+            "SELECT 'crl ' || issuer || ' ' || number FROM crl_numbers",
             // The sms-link-00 columns, which no response shows.
             "SELECT 'sms ' || id || ' attempts=' || attempts || ' code='
                     || CASE WHEN code_digest IS NULL THEN '-' ELSE hex(code_digest) END
@@ -381,6 +390,60 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
     }
     let capped = sms_setup(&c, &q, &number(8)).await;
 
+    // --- Setup for revocation and ARI: the DER of a's valid certificate;
+    // a certificate of a's already revoked; a finalized order replacing the
+    // valid certificate; a certificate this authority never issued.
+    let cert_der = leaf_der(&String::from_utf8(c.post_as(&a, &cert_url, None).await.body).unwrap());
+    let valid_cert_id = cert_id(&cert_der);
+    let revoked_der = leaf_der(
+        &c.issue(
+            &authority,
+            &a,
+            &order_payload(&[PROVIDER]),
+            &csr(&[PROVIDER]),
+        )
+        .await,
+    );
+    let revoke_url = c.url("/acme/revoke-cert");
+    let reply = c
+        .post_as(
+            &a,
+            &revoke_url,
+            Some(&json!({"certificate": b64(&revoked_der)})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let mut replacing = order_payload(&[PROVIDER]);
+    replacing["replaces"] = json!(valid_cert_id);
+    c.issue(&authority, &a, &replacing, &csr(&[PROVIDER])).await;
+    let foreign_der = {
+        let validity = mimi_credentials::Validity::starting_now(Duration::from_secs(3600));
+        let root = mimi_credentials::CertificateAuthority::new_tls_root(
+            "Not this authority",
+            mimi_credentials::SignatureScheme::EcdsaP256Sha256,
+            validity,
+        )
+        .unwrap();
+        let key = mimi_credentials::KeyPair::generate(mimi_credentials::SignatureScheme::Ed25519)
+            .unwrap();
+        root.issue(
+            &mimi_credentials::Subject::TlsServer {
+                dns_names: vec![mimi_identifiers::Domain::parse(PROVIDER).unwrap()],
+            },
+            &key.public_key(),
+            validity,
+        )
+        .unwrap()
+        .der()
+        .to_vec()
+    };
+    let key_change_url = c.url("/acme/key-change");
+
     // --- The table.
     let mut cases = Vec::new();
 
@@ -587,10 +650,13 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
         },
         expect: expect(405, "malformed", &["does not take GET", "POST-as-GET"]),
     });
+    // Replaces the former "endpoint not built yet" case (revoke-cert
+    // answered 501): revokeCert is built, so `{}` is now a payload without
+    // its certificate.
     cases.push(Case {
-        name: "endpoint not built yet",
-        request: by(&c, &a, &c.url("/acme/revoke-cert"), Some(&json!({}))).await,
-        expect: expect(501, "malformed", &["not supported by this server yet"]),
+        name: "revokeCert without a certificate",
+        request: by(&c, &a, &revoke_url, Some(&json!({}))).await,
+        expect: expect(400, "malformed", &["missing field `certificate`"]),
     });
     cases.push(Case {
         name: "URL the server never handed out",
@@ -926,10 +992,15 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
             ),
         });
     }
+    // The detail says "read or change" since accounts can be updated.
     cases.push(Case {
         name: "another account's account",
         request: by(&c, &b, &a.kid, None).await,
-        expect: expect(403, "unauthorized", &["may only read its own account"]),
+        expect: expect(
+            403,
+            "unauthorized",
+            &["may only read or change its own account"],
+        ),
     });
 
     // Objects that do not exist.
@@ -974,6 +1045,482 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
         name: "reading an order with a payload",
         request: by(&c, &a, &ready_url, Some(&json!({}))).await,
         expect: expect(400, "malformed", &["POST-as-GET"]),
+    });
+
+    // Account updates and deactivation (RFC 8555 §7.3.2, §7.3.6).
+    for (name, payload, expected) in [
+        (
+            "account update with a contact of another scheme",
+            json!({"contact": ["tel:+15555550100"]}),
+            expect(400, "unsupportedContact", &["\"tel:+15555550100\""]),
+        ),
+        (
+            "account update with a contact of two addresses",
+            json!({"contact": ["mailto:a@a.example,b@a.example"]}),
+            expect(400, "invalidContact", &["exactly one address"]),
+        ),
+        (
+            "account update with five contacts",
+            json!({"contact": ["mailto:1@a.example", "mailto:2@a.example", "mailto:3@a.example", "mailto:4@a.example", "mailto:5@a.example"]}),
+            expect(400, "invalidContact", &["5 contacts given; send at most 4"]),
+        ),
+        (
+            "account update to a status other than deactivated",
+            json!({"status": "revoked"}),
+            expect(
+                400,
+                "malformed",
+                &[
+                    "status \"revoked\" cannot be set",
+                    "\"status\": \"deactivated\"",
+                ],
+            ),
+        ),
+        (
+            "account update with contact not a list",
+            json!({"contact": "mailto:ops@a.example"}),
+            expect(400, "malformed", &["not the JSON expected here"]),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &a, &a.kid, Some(&payload)).await,
+            expect: expected,
+        });
+    }
+    cases.push(Case {
+        name: "deactivating another account",
+        request: by(&c, &b, &a.kid, Some(&json!({"status": "deactivated"}))).await,
+        expect: expect(
+            403,
+            "unauthorized",
+            &["may only read or change its own account"],
+        ),
+    });
+    cases.push(Case {
+        name: "account update from a deactivated account",
+        request: by(&c, &gone, &gone.kid, Some(&json!({"contact": []}))).await,
+        expect: expect(401, "unauthorized", &["the account is deactivated"]),
+    });
+
+    // Key rollover (RFC 8555 §7.3.5): an inner JWS by the new key.
+    let fresh = AccountKey::generate();
+    let inner_with = |protected: Value, payload: Value, key: &AccountKey| {
+        signed(key, &protected, Some(&payload))
+    };
+    let inner_header =
+        |key: &AccountKey| json!({"alg": "ES256", "jwk": key.jwk(), "url": key_change_url});
+    let rollover = json!({"account": a.kid, "oldKey": a.key.jwk()});
+    cases.push(Case {
+        name: "key rollover to another account's key",
+        request: by(
+            &c,
+            &a,
+            &key_change_url,
+            Some(&c.key_change_inner(&a, &b.key)),
+        )
+        .await,
+        expect: expect(
+            409,
+            "malformed",
+            &["the new key is already the key of account", &b.kid],
+        ),
+    });
+    cases.push(Case {
+        name: "key rollover to a deactivated account's key",
+        request: by(
+            &c,
+            &a,
+            &key_change_url,
+            Some(&c.key_change_inner(&a, &gone.key)),
+        )
+        .await,
+        expect: expect(409, "malformed", &[&gone.kid]),
+    });
+    for (name, inner, expected) in [
+        (
+            "key rollover with a wrong oldKey",
+            inner_with(
+                inner_header(&fresh),
+                json!({"account": a.kid, "oldKey": stranger.jwk()}),
+                &fresh,
+            ),
+            expect(
+                403,
+                "unauthorized",
+                &["oldKey is not the account's current key"],
+            ),
+        ),
+        (
+            "key rollover for another account",
+            inner_with(
+                inner_header(&fresh),
+                json!({"account": b.kid, "oldKey": a.key.jwk()}),
+                &fresh,
+            ),
+            expect(
+                403,
+                "unauthorized",
+                &["the inner JWS is for the account", &b.kid],
+            ),
+        ),
+        (
+            "key rollover with a nonce in the inner JWS",
+            {
+                let mut header = inner_header(&fresh);
+                header["nonce"] = json!(c.nonce().await);
+                inner_with(header, rollover.clone(), &fresh)
+            },
+            expect(400, "malformed", &["the inner JWS carries a nonce"]),
+        ),
+        (
+            "key rollover with another inner url",
+            {
+                let mut header = inner_header(&fresh);
+                header["url"] = json!(new_order);
+                inner_with(header, rollover.clone(), &fresh)
+            },
+            expect(
+                400,
+                "malformed",
+                &["the inner JWS url", "is not the outer JWS url"],
+            ),
+        ),
+        (
+            "key rollover with an inner JWS signed by another key",
+            inner_with(inner_header(&fresh), rollover.clone(), &stranger),
+            expect(
+                400,
+                "malformed",
+                &["key rollover: the inner JWS: the JWS signature does not verify"],
+            ),
+        ),
+        (
+            "key rollover with an inner kid",
+            inner_with(
+                json!({"alg": "ES256", "kid": a.kid, "url": key_change_url}),
+                rollover.clone(),
+                &fresh,
+            ),
+            expect(400, "malformed", &["names its key with kid"]),
+        ),
+        (
+            "key rollover to the current key",
+            inner_with(inner_header(&a.key), rollover.clone(), &a.key),
+            expect(
+                400,
+                "malformed",
+                &["the new key is the account's current key"],
+            ),
+        ),
+        (
+            "key rollover whose payload is not a JWS",
+            rollover.clone(),
+            expect(
+                400,
+                "malformed",
+                &["key rollover: the payload is not the inner JWS"],
+            ),
+        ),
+        (
+            "key rollover whose inner payload lacks oldKey",
+            inner_with(inner_header(&fresh), json!({"account": a.kid}), &fresh),
+            expect(400, "malformed", &["missing field `oldKey`"]),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &a, &key_change_url, Some(&inner)).await,
+            expect: expected,
+        });
+    }
+    cases.push(Case {
+        name: "key rollover by POST-as-GET",
+        request: by(&c, &a, &key_change_url, None).await,
+        expect: expect(400, "malformed", &["the payload is empty"]),
+    });
+    cases.push(Case {
+        name: "key rollover signed by jwk",
+        request: {
+            let header = c.jwk_header(&fresh, &key_change_url, &c.nonce().await);
+            Request::jose(
+                &key_change_url,
+                &signed(&fresh, &header, Some(&c.key_change_inner(&a, &fresh))),
+            )
+        },
+        expect: expect(400, "malformed", &["must name the account with kid"]),
+    });
+
+    // revokeCert (RFC 8555 §7.6).
+    let revoke = |der: &[u8], reason: Option<i64>| match reason {
+        Some(r) => json!({"certificate": b64(der), "reason": r}),
+        None => json!({"certificate": b64(der)}),
+    };
+    for (reason, name) in [
+        (6, "revokeCert with reason 6 (certificateHold)"),
+        (7, "revokeCert with reason 7 (unassigned)"),
+        (8, "revokeCert with reason 8 (removeFromCRL)"),
+        (10, "revokeCert with reason 10 (aACompromise)"),
+        (-1, "revokeCert with a negative reason"),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, &a, &revoke_url, Some(&revoke(&cert_der, Some(reason)))).await,
+            expect: expect(
+                400,
+                "badRevocationReason",
+                &[&format!("reason {reason} is not accepted")],
+            ),
+        });
+    }
+    cases.push(Case {
+        name: "revokeCert by another account",
+        request: by(&c, &b, &revoke_url, Some(&revoke(&cert_der, None))).await,
+        expect: expect(
+            403,
+            "unauthorized",
+            &["this account did not order this certificate"],
+        ),
+    });
+    cases.push(Case {
+        name: "revokeCert signed by a key that is not the certificate's",
+        request: {
+            let header = c.jwk_header(&stranger, &revoke_url, &c.nonce().await);
+            Request::jose(
+                &revoke_url,
+                &signed(&stranger, &header, Some(&revoke(&cert_der, None))),
+            )
+        },
+        expect: expect(
+            403,
+            "unauthorized",
+            &["the key that signs this request is not the certificate's key"],
+        ),
+    });
+    cases.push(Case {
+        name: "revokeCert of a certificate revoked already",
+        request: by(&c, &a, &revoke_url, Some(&revoke(&revoked_der, Some(1)))).await,
+        expect: expect(400, "alreadyRevoked", &["revoked already"]),
+    });
+    cases.push(Case {
+        name: "revokeCert of a certificate issued elsewhere",
+        request: by(&c, &a, &revoke_url, Some(&revoke(&foreign_der, None))).await,
+        expect: expect(
+            404,
+            "malformed",
+            &["this authority did not issue this certificate"],
+        ),
+    });
+    cases.push(Case {
+        name: "revokeCert of a tampered certificate",
+        request: {
+            let mut der = cert_der.clone();
+            *der.last_mut().unwrap() ^= 1;
+            by(&c, &a, &revoke_url, Some(&revoke(&der, None))).await
+        },
+        expect: expect(
+            404,
+            "malformed",
+            &["this authority did not issue this certificate"],
+        ),
+    });
+    cases.push(Case {
+        name: "revokeCert with the certificate in PEM",
+        request: by(
+            &c,
+            &a,
+            &revoke_url,
+            Some(&json!({"certificate": b64(
+                mimi_credentials::Certificate::from_der(&cert_der).unwrap().pem().as_bytes()
+            )})),
+        )
+        .await,
+        expect: expect(
+            400,
+            "malformed",
+            &["certificate is not an X.509 certificate", "not PEM"],
+        ),
+    });
+    cases.push(Case {
+        name: "revokeCert with the certificate not base64url",
+        request: by(
+            &c,
+            &a,
+            &revoke_url,
+            Some(&json!({"certificate": "MIIB+/=="})),
+        )
+        .await,
+        expect: expect(400, "malformed", &["certificate is not base64url"]),
+    });
+    cases.push(Case {
+        name: "revokeCert by a deactivated account",
+        request: by(&c, &gone, &revoke_url, Some(&revoke(&cert_der, None))).await,
+        expect: expect(401, "unauthorized", &["the account is deactivated"]),
+    });
+
+    // ARI (RFC 9773): renewal information and `replaces`.
+    let cert = mimi_credentials::Certificate::from_der(&cert_der).unwrap();
+    let aki = mimi_acme::ca::authority_key_id(&cert_der).unwrap();
+    let ari = |id: &str| Request {
+        method: reqwest::Method::GET,
+        url: c.url(&format!("/acme/renewal-info/{id}")),
+        content_type: None,
+        body: Vec::new(),
+    };
+    for (name, id, expected) in [
+        (
+            "renewal info for a serial never issued",
+            mimi_acme::ca::cert_id(&aki, &[0x01; 16]),
+            expect(
+                404,
+                "malformed",
+                &["issued no certificate with this identifier"],
+            ),
+        ),
+        (
+            "renewal info naming another issuer's key",
+            mimi_acme::ca::cert_id(&[0x42; 20], cert.serial()),
+            expect(
+                404,
+                "malformed",
+                &["issued no certificate with this identifier"],
+            ),
+        ),
+        (
+            "renewal info for something that is no certID",
+            "not-a-cert-id".to_owned(),
+            expect(
+                400,
+                "malformed",
+                &[
+                    "\"not-a-cert-id\" is not a certificate identifier",
+                    "RFC 9773",
+                ],
+            ),
+        ),
+        (
+            "renewal info with padded base64",
+            format!("{}.{}=", b64(&aki), b64(cert.serial())),
+            expect(400, "malformed", &["is not a certificate identifier"]),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: ari(&id),
+            expect: expected,
+        });
+    }
+    let replace = |names: &[&str], id: &str| {
+        let mut payload = order_payload(names);
+        payload["replaces"] = json!(id);
+        payload
+    };
+    for (name, account, payload, expected) in [
+        (
+            "replaces that is no certID",
+            &a,
+            replace(&[PROVIDER], "AAAA"),
+            expect(
+                400,
+                "malformed",
+                &["replaces \"AAAA\" is not a certificate identifier"],
+            ),
+        ),
+        (
+            "replaces naming another account's certificate",
+            &b,
+            replace(&[PROVIDER], &valid_cert_id),
+            expect(
+                400,
+                "malformed",
+                &["replaces names no certificate of this account"],
+            ),
+        ),
+        (
+            "replaces naming a certificate never issued",
+            &a,
+            replace(&[PROVIDER], &mimi_acme::ca::cert_id(&aki, &[0x01; 16])),
+            expect(
+                400,
+                "malformed",
+                &["replaces names no certificate of this account"],
+            ),
+        ),
+        (
+            "replaces a certificate sharing no identifier",
+            &a,
+            replace(&["other.a.example"], &valid_cert_id),
+            expect(
+                400,
+                "malformed",
+                &["shares no identifier with the certificate it replaces"],
+            ),
+        ),
+        (
+            "replaces a certificate replaced already",
+            &a,
+            replace(&[PROVIDER], &valid_cert_id),
+            expect(
+                409,
+                "alreadyReplaced",
+                &["the certificate was replaced already, by order"],
+            ),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            request: by(&c, account, &new_order, Some(&payload)).await,
+            expect: expected,
+        });
+    }
+
+    // CRLs, and the resources that answer GET and POST-as-GET.
+    cases.push(Case {
+        name: "CRL of an issuer that does not exist",
+        request: Request {
+            method: reqwest::Method::GET,
+            url: c.url("/acme/crl/domain-ca"),
+            content_type: None,
+            body: Vec::new(),
+        },
+        expect: expect(
+            404,
+            "malformed",
+            &["there is no CRL \"domain-ca\"", "/acme/crl/identity-root"],
+        ),
+    });
+    cases.push(Case {
+        name: "CRL by POST",
+        request: by(&c, &a, &c.url("/acme/crl/identity-root"), None).await,
+        expect: expect(405, "malformed", &["does not take POST"]),
+    });
+    cases.push(Case {
+        name: "directory by POST with a payload",
+        request: by(&c, &a, &c.url("/acme/directory"), Some(&json!({}))).await,
+        expect: expect(400, "malformed", &["POST-as-GET (an empty payload)"]),
+    });
+    cases.push(Case {
+        name: "newNonce by POST-as-GET of a deactivated account",
+        request: by(&c, &gone, &c.url("/acme/new-nonce"), None).await,
+        expect: expect(401, "unauthorized", &["the account is deactivated"]),
+    });
+    cases.push(Case {
+        name: "newNonce by POST-as-GET with a jwk",
+        request: {
+            let url = c.url("/acme/new-nonce");
+            let header = c.jwk_header(&stranger, &url, &c.nonce().await);
+            Request::jose(&url, &signed(&stranger, &header, None))
+        },
+        expect: expect(400, "malformed", &["must name the account with kid"]),
+    });
+    cases.push(Case {
+        name: "newNonce by POST-as-GET signed by another key",
+        request: {
+            let url = c.url("/acme/new-nonce");
+            let header = c.kid_header(&a, &url, &c.nonce().await);
+            Request::jose(&url, &signed(&stranger, &header, None))
+        },
+        expect: expect(400, "malformed", &["signature does not verify"]),
     });
 
     // TNAuthList identifiers (RFC 9448) and the phone-ca profile.
@@ -1444,7 +1991,22 @@ async fn bad_requests_get_precise_problems_and_change_nothing() {
         .sms_failures
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let problems = run(&c, store, cases).await;
-    assert_eq!(problems.len(), 94, "every case ran");
+    assert_eq!(problems.len(), 142, "every case ran");
+
+    // RFC 8555 §7.3.5: the 409 of a rollover to a key in use names the
+    // account that holds it.
+    assert_eq!(
+        problems["key rollover to another account's key"]
+            .0
+            .header("location"),
+        Some(b.kid.as_str())
+    );
+    assert_eq!(
+        problems["key rollover to a deactivated account's key"]
+            .0
+            .header("location"),
+        Some(gone.kid.as_str())
+    );
 
     // RFC 8555 §6.2: badSignatureAlgorithm lists the algorithms accepted.
     for name in ["alg none", "HS256 on a request", "another MAC algorithm"] {
@@ -1681,4 +2243,69 @@ async fn requests_over_a_rate_limit_get_429_with_retry_after_and_change_nothing(
         .post_as(&z, &new_order, Some(&order_payload(&["cooler.a.example"])))
         .await;
     assert_eq!(reply.status, 429, "and now it has none");
+}
+
+/// The signature is checked before the nonce is redeemed (Boulder's order):
+/// a request with someone else's nonce but not their signature is refused
+/// and leaves the nonce usable by the client it was issued to.
+#[tokio::test]
+async fn a_forged_request_does_not_use_up_the_nonce() {
+    let authority = Authority::start().await;
+    let c = RawClient::new(&authority);
+    let a = c.account(None).await;
+    let forger = AccountKey::generate();
+    let new_order = c.url("/acme/new-order");
+    let payload = order_payload(&[PROVIDER]);
+
+    // kid: a forged signature under a's kid, then a's own request with
+    // the same nonce.
+    let nonce = c.nonce().await;
+    let header = c.kid_header(&a, &new_order, &nonce);
+    let forged = c
+        .send(&Request::jose(
+            &new_order,
+            &signed(&forger, &header, Some(&payload)),
+        ))
+        .await;
+    assert_eq!(forged.status, 400);
+    assert!(
+        forged.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signature does not verify")
+    );
+    let real = c
+        .send(&Request::jose(
+            &new_order,
+            &signed(&a.key, &header, Some(&payload)),
+        ))
+        .await;
+    assert_eq!(real.status, 201, "{}", String::from_utf8_lossy(&real.body));
+    // Once redeemed, it is gone.
+    let again = c
+        .send(&Request::jose(
+            &new_order,
+            &signed(&a.key, &header, Some(&payload)),
+        ))
+        .await;
+    assert_eq!(again.json()["type"], "urn:ietf:params:acme:error:badNonce");
+
+    // jwk (newAccount): a signature that does not verify under the jwk
+    // sent, then the real request.
+    let key = AccountKey::generate();
+    let url = c.url("/acme/new-account");
+    let nonce = c.nonce().await;
+    let header = c.jwk_header(&key, &url, &nonce);
+    let payload = json!({"termsOfServiceAgreed": true});
+    let forged = c
+        .send(&Request::jose(
+            &url,
+            &signed(&forger, &header, Some(&payload)),
+        ))
+        .await;
+    assert_eq!(forged.status, 400);
+    let real = c
+        .send(&Request::jose(&url, &signed(&key, &header, Some(&payload))))
+        .await;
+    assert_eq!(real.status, 201, "{}", String::from_utf8_lossy(&real.body));
 }

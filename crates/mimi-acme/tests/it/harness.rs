@@ -90,6 +90,11 @@ impl Authority {
     }
 
     pub async fn start_with(limits: Limits) -> Authority {
+        Authority::start_with_store(limits, SqliteStore::in_memory().await.unwrap()).await
+    }
+
+    /// An authority over `store` (the benchmark gives it a database file).
+    pub async fn start_with_store(limits: Limits, store: SqliteStore) -> Authority {
         let now = SystemTime::now();
         let validity = Validity::new(
             now - Duration::from_secs(3600),
@@ -151,7 +156,6 @@ impl Authority {
         resolve.insert(PROVIDER_DOMAIN.to_owned(), responder_addr);
         resolve.insert(AUTHORITY.to_owned(), acme_addr);
         let base = format!("https://{AUTHORITY}:{}", acme_addr.port());
-        let store = SqliteStore::in_memory().await.unwrap();
         let issuers = Issuers {
             tls_root: copy(&tls_root),
             identity_root: copy(&identity_root),

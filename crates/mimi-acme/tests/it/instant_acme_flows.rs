@@ -16,11 +16,11 @@ use mimi_identifiers::{DeviceId, Domain, UserId};
 
 use crate::harness::{Authority, PROVIDER, PROVIDER_DOMAIN};
 
-fn retries() -> RetryPolicy {
+pub fn retries() -> RetryPolicy {
     RetryPolicy::new().timeout(Duration::from_secs(20))
 }
 
-async fn account(authority: &Authority, eab: Option<&ExternalAccountKey>) -> Account {
+pub async fn account(authority: &Authority, eab: Option<&ExternalAccountKey>) -> Account {
     let (account, _) = Account::builder_with_http(authority.acme_http())
         .create(
             &NewAccount {
@@ -37,7 +37,7 @@ async fn account(authority: &Authority, eab: Option<&ExternalAccountKey>) -> Acc
 }
 
 /// Answers every http-01 challenge of the order through the responder.
-async fn solve_http01(authority: &Authority, order: &mut instant_acme::Order) {
+pub async fn solve_http01(authority: &Authority, order: &mut instant_acme::Order) {
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz.unwrap();
@@ -54,7 +54,7 @@ async fn solve_http01(authority: &Authority, order: &mut instant_acme::Order) {
     }
 }
 
-fn openssl_verify(root_pem: &str, chain_pem: &str, purpose: &str) -> (bool, String) {
+pub fn openssl_verify(root_pem: &str, chain_pem: &str, purpose: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let (root, chain) = (dir.path().join("root.pem"), dir.path().join("chain.pem"));
     std::fs::write(&root, root_pem).unwrap();

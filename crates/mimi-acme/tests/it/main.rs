@@ -1,9 +1,11 @@
 //! The ACME server over real HTTPS on loopback, driven by ACME clients that
 //! nobody here wrote.
 
+mod account_lifecycle;
 mod bad_requests;
 mod harness;
 mod instant_acme_flows;
 mod phone_ca;
 mod pyacme;
 mod raw_client;
+mod revocation;

@@ -30,6 +30,18 @@ impl AccountKey {
         AccountKey(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
     }
 
+    /// A key and its PKCS#8 DER, for a key that is both a certificate's
+    /// (in a CSR) and a JWS signer (revokeCert by the certificate key).
+    pub fn generate_with_pkcs8() -> (AccountKey, Vec<u8>) {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap()
+                .as_ref()
+                .to_vec();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).unwrap();
+        (AccountKey(key), pkcs8)
+    }
+
     /// The public JWK (RFC 7518 §6.2.1).
     pub fn jwk(&self) -> Value {
         let point = self.0.public_key().as_ref();
@@ -199,6 +211,76 @@ impl RawClient {
         };
         self.seen.lock().unwrap().push(reply.body.clone());
         reply
+    }
+
+    /// A plain GET (the directory, newNonce, renewal information, CRLs).
+    pub async fn get(&self, url: &str) -> Reply {
+        self.send(&Request {
+            method: reqwest::Method::GET,
+            url: url.to_owned(),
+            content_type: None,
+            body: Vec::new(),
+        })
+        .await
+    }
+
+    /// The protected header of a request signed by `key` carried as `jwk`.
+    pub fn jwk_header(&self, key: &AccountKey, url: &str, nonce: &str) -> Value {
+        json!({"alg": "ES256", "jwk": key.jwk(), "nonce": nonce, "url": url})
+    }
+
+    /// The inner JWS of a key rollover (RFC 8555 §7.3.5) of `account` to
+    /// `new_key`: no nonce, the keyChange URL, signed by the new key.
+    pub fn key_change_inner(&self, account: &Account, new_key: &AccountKey) -> Value {
+        let url = self.url("/acme/key-change");
+        let protected = json!({"alg": "ES256", "jwk": new_key.jwk(), "url": url});
+        let payload = json!({"account": account.kid, "oldKey": account.key.jwk()});
+        signed(new_key, &protected, Some(&payload))
+    }
+
+    /// A whole key rollover of `account` to `new_key`.
+    pub async fn key_change(&self, account: &Account, new_key: &AccountKey) -> Reply {
+        let inner = self.key_change_inner(account, new_key);
+        self.post_as(account, &self.url("/acme/key-change"), Some(&inner))
+            .await
+    }
+
+    /// A dns order of `account` made ready and finalized with `csr`;
+    /// returns the certificate chain (PEM).
+    pub async fn issue(
+        &self,
+        authority: &Authority,
+        account: &Account,
+        payload: &Value,
+        csr: &[u8],
+    ) -> String {
+        let reply = self
+            .post_as(account, &self.url("/acme/new-order"), Some(payload))
+            .await;
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let order_url = reply.location();
+        let finalize = reply.json()["finalize"].as_str().unwrap().to_owned();
+        self.make_ready(authority, account, &order_url).await;
+        let reply = self
+            .post_as(account, &finalize, Some(&json!({"csr": b64(csr)})))
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let order = self.wait_for(account, &order_url, "valid").await;
+        let reply = self
+            .post_as(account, order["certificate"].as_str().unwrap(), None)
+            .await;
+        assert_eq!(reply.status, 200);
+        String::from_utf8(reply.body).unwrap()
     }
 
     /// The protected header of a request by `account` to `url`.
@@ -436,6 +518,20 @@ impl RawClient {
         }
         panic!("{url} did not become {status}");
     }
+}
+
+/// The DER of the first certificate of a PEM chain.
+pub fn leaf_der(chain_pem: &str) -> Vec<u8> {
+    mimi_credentials::Certificate::from_pem_chain(chain_pem).unwrap()[0]
+        .der()
+        .to_vec()
+}
+
+/// The ARI certID (RFC 9773 §4.1) of a certificate.
+pub fn cert_id(der: &[u8]) -> String {
+    let cert = mimi_credentials::Certificate::from_der(der).unwrap();
+    let aki = mimi_acme::ca::authority_key_id(der).expect("an authority key identifier");
+    mimi_acme::ca::cert_id(&aki, cert.serial())
 }
 
 pub fn order_payload(names: &[&str]) -> Value {
