@@ -409,3 +409,49 @@ async fn renewal_info_suggests_the_middle_third_and_at_once_after_revocation() {
     let now = unix(SystemTime::now());
     assert!(start < end && end <= now && now - end < 60, "{window}");
 }
+
+/// instant-acme's `Account::renewal_info` (code nobody here wrote) reads the
+/// window and turns Retry-After into a delay.
+#[tokio::test]
+async fn instant_acme_reads_the_renewal_window() {
+    let authority = Authority::start().await;
+    let account = account(&authority, None).await;
+    let ids = [Identifier::Dns(PROVIDER.to_owned())];
+    let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
+    solve_http01(&authority, &mut order).await;
+    order.poll_ready(&retries()).await.unwrap();
+    order.finalize().await.unwrap();
+    let der = leaf_der(&order.poll_certificate(&retries()).await.unwrap());
+    let cert = Certificate::from_der(&der).unwrap();
+    let aki = mimi_acme::ca::authority_key_id(&der).unwrap();
+    let id = CertificateIdentifier::new(Der::from_slice(&aki), Der::from_slice(cert.serial()));
+
+    let (info, retry) = account.renewal_info(&id).await.unwrap();
+    let (not_before, not_after) = (unix(cert.not_before()), unix(cert.not_after()));
+    let third = (not_after - not_before) / 3;
+    let window = &info.suggested_window;
+    assert_eq!(window.start.unix_timestamp(), not_before + third);
+    assert_eq!(window.end.unix_timestamp(), not_before + 2 * third);
+    assert!(
+        Duration::from_secs(21_500) < retry && retry <= Duration::from_secs(21_600),
+        "{retry:?}"
+    );
+
+    // Revoked: the window has passed, renew now.
+    account
+        .revoke(&RevocationRequest {
+            certificate: &CertificateDer::from(der),
+            reason: None,
+        })
+        .await
+        .unwrap();
+    let (info, _) = account.renewal_info(&id).await.unwrap();
+    let now = unix(SystemTime::now());
+    assert!(info.suggested_window.end.unix_timestamp() <= now);
+
+    // A certificate never issued here: an error, not a window (instant-acme
+    // looks for Retry-After before it reads the 404's problem document, so
+    // its error names the missing header rather than the problem).
+    let unknown = CertificateIdentifier::new(Der::from_slice(&aki), Der::from_slice(&[1; 16]));
+    assert!(account.renewal_info(&unknown).await.is_err());
+}
