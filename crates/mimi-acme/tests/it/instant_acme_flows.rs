@@ -98,30 +98,27 @@ async fn instant_acme_gets_a_tls_server_certificate_over_http01() {
     assert!(verify_chain(&chain[..1], &anchors, &[], SystemTime::now()).is_err());
 }
 
-#[tokio::test]
-async fn an_eab_account_gets_its_domain_ca_and_issues_credentials_that_verify() {
-    let authority = Authority::start().await;
+/// A vetted provider (an account with external account binding) obtains its
+/// domain CA over ACME: http-01 for its domain, then a CSR with the public
+/// half of a key it keeps. Returns the account, the issued chain and the CA.
+pub async fn domain_ca_over_acme(
+    authority: &Authority,
+    kid: &str,
+) -> (Account, Vec<Certificate>, CertificateAuthority) {
     let hmac_key = b"0123456789abcdef0123456789abcdef";
-    authority
-        .store
-        .add_eab_key("provider-a", hmac_key)
-        .await
-        .unwrap();
-    let eab = ExternalAccountKey::new("provider-a".to_owned(), hmac_key);
-    let account = account(&authority, Some(&eab)).await;
-
+    authority.store.add_eab_key(kid, hmac_key).await.unwrap();
+    let eab = ExternalAccountKey::new(kid.to_owned(), hmac_key);
+    let account = account(authority, Some(&eab)).await;
     let ids = [Identifier::Dns(PROVIDER_DOMAIN.to_owned())];
     let mut order = account
         .new_order(&NewOrder::new(&ids).profile("domain-ca"))
         .await
         .unwrap();
-    solve_http01(&authority, &mut order).await;
+    solve_http01(authority, &mut order).await;
     assert_eq!(
         order.poll_ready(&retries()).await.unwrap(),
         OrderStatus::Ready
     );
-
-    // The provider keeps its domain CA key; the CSR carries its public half.
     let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
     let csr = rcgen::CertificateParams::new(vec![PROVIDER_DOMAIN.to_owned()])
         .unwrap()
@@ -132,6 +129,13 @@ async fn an_eab_account_gets_its_domain_ca_and_issues_credentials_that_verify() 
     let chain = Certificate::from_pem_chain(&chain_pem).unwrap();
     let key = KeyPair::from_pkcs8_der(&ca_key.serialize_der(), SignatureScheme::Ed25519).unwrap();
     let domain_ca = CertificateAuthority::from_parts(chain[0].clone(), key).unwrap();
+    (account, chain, domain_ca)
+}
+
+#[tokio::test]
+async fn an_eab_account_gets_its_domain_ca_and_issues_credentials_that_verify() {
+    let authority = Authority::start().await;
+    let (_account, chain, domain_ca) = domain_ca_over_acme(&authority, "provider-a").await;
     let domain = Domain::parse(PROVIDER_DOMAIN).unwrap();
     assert_eq!(
         domain_ca.role(),

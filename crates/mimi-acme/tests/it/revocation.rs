@@ -7,13 +7,10 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use instant_acme::{
-    CertificateIdentifier, ExternalAccountKey, Identifier, NewOrder, OrderStatus, RevocationReason,
-    RevocationRequest,
+    CertificateIdentifier, Identifier, NewOrder, RevocationReason, RevocationRequest,
 };
-use mimi_acme::AcmeStore;
 use mimi_credentials::{
-    Certificate, CertificateAuthority, Crl, KeyPair, SignatureScheme, Subject, TrustAnchors,
-    Validity, verify_chain,
+    Certificate, Crl, KeyPair, SignatureScheme, Subject, TrustAnchors, Validity, verify_chain,
 };
 use mimi_identifiers::{DeviceId, Domain, UserId};
 use rustls_pki_types::{CertificateDer, Der};
@@ -21,12 +18,10 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::harness::{Authority, PROVIDER, PROVIDER_DOMAIN};
-use crate::instant_acme_flows::{account, retries, solve_http01};
+use crate::instant_acme_flows::{account, domain_ca_over_acme, retries, solve_http01};
 use crate::raw_client::{
     AccountKey, RawClient, Request, b64, cert_id, leaf_der, order_payload, signed,
 };
-
-const MAC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 /// Fetches a CRL over HTTPS, as a provider would before relaying it.
 async fn fetch_crl(authority: &Authority, issuer: &str) -> Crl {
@@ -111,35 +106,8 @@ async fn revocation_of(authority: &Authority, serial: &[u8]) -> (Option<i64>, Op
 #[tokio::test]
 async fn a_revoked_domain_ca_is_listed_in_the_identity_root_crl_and_its_devices_stop_verifying() {
     let authority = Authority::start().await;
-    authority
-        .store
-        .add_eab_key("provider-a", MAC_KEY)
-        .await
-        .unwrap();
-    let eab = ExternalAccountKey::new("provider-a".to_owned(), MAC_KEY);
-    let account = account(&authority, Some(&eab)).await;
-
     // The provider gets its domain CA over ACME ...
-    let ids = [Identifier::Dns(PROVIDER_DOMAIN.to_owned())];
-    let mut order = account
-        .new_order(&NewOrder::new(&ids).profile("domain-ca"))
-        .await
-        .unwrap();
-    solve_http01(&authority, &mut order).await;
-    assert_eq!(
-        order.poll_ready(&retries()).await.unwrap(),
-        OrderStatus::Ready
-    );
-    let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let csr = rcgen::CertificateParams::new(vec![PROVIDER_DOMAIN.to_owned()])
-        .unwrap()
-        .serialize_request(&ca_key)
-        .unwrap();
-    order.finalize_csr(csr.der()).await.unwrap();
-    let chain =
-        Certificate::from_pem_chain(&order.poll_certificate(&retries()).await.unwrap()).unwrap();
-    let key = KeyPair::from_pkcs8_der(&ca_key.serialize_der(), SignatureScheme::Ed25519).unwrap();
-    let domain_ca = CertificateAuthority::from_parts(chain[0].clone(), key).unwrap();
+    let (account, chain, domain_ca) = domain_ca_over_acme(&authority, "provider-a").await;
 
     // ... and certifies Alice's phone with it.
     let now = SystemTime::now();
