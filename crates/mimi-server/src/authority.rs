@@ -52,6 +52,16 @@ pub struct Args {
     /// KID=KEY with KEY base64url, at least 32 bytes.
     #[arg(long = "eab", value_name = "KID=KEY")]
     eab: Vec<String>,
+    /// Development SMS gateway: append each sms-link-00 message as a JSON line
+    /// to this file, read "as the phone" [default: <data-dir>/sms-outbox.jsonl].
+    #[arg(long, value_name = "FILE", conflicts_with = "sms_webhook")]
+    sms_outbox: Option<PathBuf>,
+    /// Real SMS gateway: POST {"to","text"} as JSON to this URL.
+    #[arg(long, value_name = "URL")]
+    sms_webhook: Option<String>,
+    /// Header sent with each webhook request, e.g. "Authorization: Bearer …".
+    #[arg(long, value_name = "NAME: VALUE", requires = "sms_webhook")]
+    sms_webhook_header: Option<String>,
 }
 
 /// The TOML config file.
@@ -65,6 +75,27 @@ struct FileConfig {
     resolve: BTreeMap<String, SocketAddr>,
     #[serde(default)]
     eab: Vec<EabEntry>,
+    sms: Option<SmsConfig>,
+}
+
+/// `[sms]` in the config file: `outbox = "path"`, or `webhook = "url"` with
+/// an optional `header = "Name: value"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsConfig {
+    outbox: Option<PathBuf>,
+    webhook: Option<String>,
+    header: Option<String>,
+}
+
+/// Where sms-link-00 codes go.
+#[derive(Debug)]
+enum SmsSetting {
+    Outbox(PathBuf),
+    Webhook {
+        url: String,
+        header: Option<(String, String)>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +113,42 @@ struct Settings {
     name: Domain,
     resolve: ResolverMap,
     eab: Vec<(String, Vec<u8>)>,
+    sms: SmsSetting,
+}
+
+fn sms_setting(
+    outbox: Option<PathBuf>,
+    webhook: Option<String>,
+    header: Option<String>,
+    file: Option<SmsConfig>,
+    data_dir: &Path,
+) -> anyhow::Result<SmsSetting> {
+    let (outbox, webhook, header) = match (outbox, webhook) {
+        (None, None) => match file {
+            Some(f) => (f.outbox, f.webhook, header.or(f.header)),
+            None => (None, None, header),
+        },
+        (outbox, webhook) => (outbox, webhook, header),
+    };
+    let header = header
+        .map(|h| {
+            let (name, value) = h
+                .split_once(':')
+                .with_context(|| format!("SMS webhook header {h:?}: write \"Name: value\""))?;
+            Ok::<_, anyhow::Error>((name.trim().to_owned(), value.trim().to_owned()))
+        })
+        .transpose()?;
+    Ok(match (outbox, webhook) {
+        (Some(_), Some(_)) => bail!("choose one SMS gateway: an outbox file or a webhook URL"),
+        (_, Some(url)) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("SMS webhook {url:?} is not an http(s) URL");
+            }
+            SmsSetting::Webhook { url, header }
+        }
+        (Some(path), None) => SmsSetting::Outbox(path),
+        (None, None) => SmsSetting::Outbox(data_dir.join("sms-outbox.jsonl")),
+    })
 }
 
 fn settings(args: Args) -> anyhow::Result<Settings> {
@@ -125,18 +192,27 @@ fn settings(args: Args) -> anyhow::Result<Settings> {
         }
         eab.push((kid, bytes));
     }
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("authority-data"));
+    let sms = sms_setting(
+        args.sms_outbox,
+        args.sms_webhook,
+        args.sms_webhook_header,
+        file.sms,
+        &data_dir,
+    )?;
     Ok(Settings {
         listen: args
             .listen
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443))),
-        data_dir: args
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("authority-data")),
+        data_dir,
         name,
         resolve,
         eab,
+        sms,
     })
 }
 
@@ -257,8 +333,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         identity_root,
     };
     let limits = mimi_acme::Limits::default();
-    // sms-link-00 codes go to <data_dir>/sms-outbox.jsonl until flags choose a gateway.
-    let sms = std::sync::Arc::new(mimi_acme::OutboxGateway::new(dir.join("sms-outbox.jsonl")));
+    let sms: std::sync::Arc<dyn mimi_acme::SmsGateway> = match &settings.sms {
+        SmsSetting::Outbox(path) => std::sync::Arc::new(mimi_acme::OutboxGateway::new(path)),
+        SmsSetting::Webhook { url, header } => std::sync::Arc::new(
+            mimi_acme::WebhookGateway::new(url, header.clone())
+                .context("cannot set up the SMS webhook")?,
+        ),
+    };
     let app = mimi_acme::router(store, issuers, settings.resolve.clone(), sms, &base, limits)?;
     mimi_transport::https::serve_tls(listener, tls, app, shutdown_signal()).await;
     tracing::info!("authority stopped");
@@ -289,6 +370,10 @@ fn print_banner(
         dir.join("tls-root.pem").display(),
         tls_root.certificate().fingerprint_sha256()
     )?;
+    match &settings.sms {
+        SmsSetting::Outbox(path) => writeln!(out, "  SMS gateway    outbox {}", path.display())?,
+        SmsSetting::Webhook { url, .. } => writeln!(out, "  SMS gateway    webhook {url}")?,
+    }
     out.flush()?;
     Ok(())
 }

@@ -55,7 +55,7 @@ fn start(data_dir: &Path, extra: &[&str]) -> Running {
         .unwrap();
     let mut banner = Vec::new();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while banner.len() < 5 {
+    while banner.len() < 6 {
         match lines.next() {
             Some(Ok(line)) => banner.push(line),
             _ => break,
@@ -204,4 +204,61 @@ fn refuses_keys_others_can_read_and_bad_settings() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a name and at least 32 bytes"));
+}
+
+#[test]
+fn the_sms_gateway_is_chosen_by_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("phone.jsonl");
+    let running = start(
+        &dir.path().join("a"),
+        &["--sms-outbox", outbox.to_str().unwrap()],
+    );
+    assert_eq!(
+        running.line("SMS gateway"),
+        format!("  SMS gateway    outbox {}", outbox.display())
+    );
+    drop(running);
+    let running = start(
+        &dir.path().join("b"),
+        &[
+            "--sms-webhook",
+            "https://sms.example/send",
+            "--sms-webhook-header",
+            "X-Api-Key: secret",
+        ],
+    );
+    assert_eq!(
+        running.line("SMS gateway"),
+        "  SMS gateway    webhook https://sms.example/send"
+    );
+    drop(running);
+    let default = start(&dir.path().join("c"), &[]);
+    assert!(
+        default.line("SMS gateway").ends_with("c/sms-outbox.jsonl"),
+        "{:?}",
+        default.banner
+    );
+    drop(default);
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mimi-server"))
+            .args(["authority", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("d"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--sms-webhook",
+        "https://sms.example/send",
+        "--sms-webhook-header",
+        "no colon",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write \"Name: value\""));
+    let out = run(&["--sms-webhook", "ftp://sms.example"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an http(s) URL"));
+    let out = run(&["--sms-outbox", "x", "--sms-webhook", "https://sms.example"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses both at once");
 }
