@@ -49,6 +49,19 @@ pub enum TransportError {
     )]
     Replay { sender: Domain, message_id: String },
 
+    /// The (authenticated) sender sent more requests than the receiver's rate
+    /// limits allow, in all or to this endpoint (draft-kohbrok-mimi-transport
+    /// §6). Answered with 429 and a `Retry-After` of `retry_after_secs`.
+    #[error(
+        "{sender} sent too many requests to the {endpoint} endpoint: retry after \
+         {retry_after_secs} s (draft-kohbrok-mimi-transport §6)"
+    )]
+    RateLimited {
+        sender: Domain,
+        endpoint: String,
+        retry_after_secs: u64,
+    },
+
     /// The sender's signature keys (or its DS domain) could not be fetched, or
     /// the sender serves none valid now.
     #[error(
@@ -86,6 +99,7 @@ impl TransportError {
                 StatusCode::BAD_REQUEST
             }
             TransportError::Replay { .. } => StatusCode::CONFLICT,
+            TransportError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             TransportError::KeysUnavailable { .. }
             | TransportError::DiscoveryFailed { .. }
             | TransportError::Request { .. } => StatusCode::BAD_GATEWAY,
@@ -131,7 +145,7 @@ impl IntoResponse for TransportError {
             }
             other => other.to_string(),
         };
-        (
+        let mut response = (
             status,
             [(
                 axum::http::header::CONTENT_TYPE,
@@ -139,6 +153,16 @@ impl IntoResponse for TransportError {
             )],
             body,
         )
-            .into_response()
+            .into_response();
+        if let TransportError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        response
     }
 }

@@ -10,6 +10,9 @@
 //!   HTTPS, cached, refetched at most once per interval per domain.
 //! - [`receive`] (§2.2, §3): every check on an incoming signed event plus the
 //!   replay table; the only producer of an [`AuthenticatedPeer`].
+//! - [`RateLimiter`] (§6): token buckets per authenticated sender domain and
+//!   per sender and endpoint, on the GCRA buckets of [`ratelimit`]; a
+//!   request over a limit is refused with 429 and `Retry-After`.
 //! - [`send`]: signs an event and POSTs it to the recipient's DS.
 //! - [`TransportError`]: every failure, mapped to one HTTP status in one place.
 //!
@@ -19,6 +22,7 @@ mod cache;
 mod error;
 pub mod https;
 mod keys;
+pub mod ratelimit;
 mod receive;
 mod send;
 
@@ -28,5 +32,8 @@ pub use keys::{
     DS_DOMAIN_PATH, MAX_KEY_LIST_LEN, MAX_KEYS, SIGNATURE_KEY_PATH, ServedKeys, SignatureKeys,
     key_routes,
 };
-pub use receive::{Authenticated, AuthenticatedPeer, Config, OCTET_STREAM, read_body, receive};
+pub use receive::{
+    Authenticated, AuthenticatedPeer, Config, OCTET_STREAM, RateLimiter, RateLimits, read_body,
+    receive,
+};
 pub use send::{send, send_bytes};

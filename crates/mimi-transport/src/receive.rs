@@ -3,6 +3,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::HeaderMap;
@@ -16,6 +17,7 @@ use mimi_wire::{
 
 use crate::cache::KeyCache;
 use crate::error::TransportError;
+use crate::ratelimit::{Limit, Spend, TokenBuckets};
 
 /// The Content-Type of every S2S request and of `/signature_key` (§5).
 pub const OCTET_STREAM: &str = "application/octet-stream";
@@ -40,6 +42,89 @@ impl Config {
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             skew_ms: DEFAULT_FRESHNESS_WINDOW_MS,
         }
+    }
+}
+
+/// The receiver's rate limits (draft-kohbrok-mimi-transport §6), counted per
+/// authenticated sender domain: one budget for all its requests, and one per
+/// endpoint (event type), so that a flood of one event type cannot use up the
+/// whole budget of the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// All requests of one sender domain.
+    pub per_sender: Limit,
+    /// Requests of one sender domain to one endpoint.
+    pub per_sender_and_endpoint: Limit,
+    /// Most keys (senders plus sender-endpoint pairs) remembered at once.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for RateLimits {
+    /// 1000 requests at once per sender, then one more every millisecond
+    /// (1000/s sustained); 200 at once per sender and endpoint, then one every
+    /// 5 ms (200/s); 100,000 keys remembered.
+    fn default() -> Self {
+        RateLimits {
+            per_sender: Limit::new(1000, Duration::from_millis(1)),
+            per_sender_and_endpoint: Limit::new(200, Duration::from_millis(5)),
+            max_tracked_keys: 100_000,
+        }
+    }
+}
+
+/// The receiver's [`RateLimits`] and the token buckets that count against
+/// them; share one between all S2S endpoints.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limits: RateLimits,
+    buckets: TokenBuckets,
+}
+
+impl RateLimiter {
+    pub fn new(limits: RateLimits) -> RateLimiter {
+        RateLimiter {
+            buckets: TokenBuckets::new(limits.max_tracked_keys),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// Spends one request of `sender` to `endpoint` at `now_ms` (Unix ms), or
+    /// refuses it with [`TransportError::RateLimited`] and spends nothing.
+    fn check(
+        &self,
+        sender: &Domain,
+        endpoint: EventKind,
+        now_ms: u64,
+    ) -> Result<(), TransportError> {
+        let spends = [
+            Spend {
+                key: format!("sender {sender}"),
+                limit: self.limits.per_sender,
+                cost: 1,
+            },
+            Spend {
+                key: format!("endpoint {sender} {endpoint}"),
+                limit: self.limits.per_sender_and_endpoint,
+                cost: 1,
+            },
+        ];
+        self.buckets
+            .try_spend_at(&spends, Duration::from_millis(now_ms))
+            .map_err(|denied| TransportError::RateLimited {
+                sender: sender.clone(),
+                endpoint: endpoint.to_string(),
+                retry_after_secs: denied.retry_after_secs(),
+            })
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter::new(RateLimits::default())
     }
 }
 
@@ -189,13 +274,17 @@ fn try_keys(
 /// sender domain), so that nothing we would refuse anyway makes us fetch keys;
 /// the sender's keys from `keys` (fetched if none is cached); the signature under
 /// each key, and once more after one refetch if none verifies (rate limited per
-/// domain by the cache); envelope and freshness; the event type; and last the
-/// replay table, so that a refused message leaves no row. A replay is refused
-/// with [`TransportError::Replay`]. `now_ms` is Unix milliseconds.
+/// domain by the cache); envelope and freshness; the sender's rate limits in
+/// `limiter` for the endpoint of `expected` (only once the signature verified,
+/// so that no one spends another domain's budget; refused with
+/// [`TransportError::RateLimited`]); the event type; and last the replay
+/// table, so that a refused message leaves no row. A replay is refused with
+/// [`TransportError::Replay`]. `now_ms` is Unix milliseconds.
 pub async fn receive(
     bytes: &[u8],
     expected: EventKind,
     config: &Config,
+    limiter: &RateLimiter,
     keys: &KeyCache,
     replay: &impl ReplayStore,
     now_ms: u64,
@@ -228,6 +317,7 @@ pub async fn receive(
             }
         }
     };
+    limiter.check(&sender, expected, now_ms)?;
     let kind = message.event_kind()?;
     if kind != expected {
         return Err(TransportError::WrongEndpoint {

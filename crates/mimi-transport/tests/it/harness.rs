@@ -18,8 +18,8 @@ use mimi_identifiers::Domain;
 use mimi_storage::SqliteStorage;
 use mimi_transport::https::{self, ResolverMap};
 use mimi_transport::{
-    CacheConfig, Config, Discovery, KeyCache, ServedKeys, SignatureKeys, TransportError,
-    key_routes, read_body, receive,
+    CacheConfig, Config, Discovery, KeyCache, RateLimiter, RateLimits, ServedKeys, SignatureKeys,
+    TransportError, key_routes, read_body, receive,
 };
 use mimi_wire::{EventKind, ServerVerificationKey, SigningKey};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -45,6 +45,7 @@ pub struct Provider {
     pub keys: KeyCache,
     pub discovery: Arc<Discovery>,
     pub config: Config,
+    pub limiter: RateLimiter,
     /// How many times `/signature_key` was asked for on this provider.
     pub key_fetches: Arc<AtomicUsize>,
     clock: Arc<AtomicU64>,
@@ -117,6 +118,7 @@ async fn handler(
         &bytes,
         EventKind::GroupOperation,
         &p.config,
+        &p.limiter,
         &p.keys,
         &p.storage,
         now,
@@ -139,6 +141,11 @@ async fn count_key_fetches(
 /// Starts a.example and b.example. `c.example` resolves to a closed port, so
 /// its keys can never be fetched.
 pub async fn federation() -> Federation {
+    federation_with(RateLimits::default()).await
+}
+
+/// [`federation`] with the given receive rate limits on every provider.
+pub async fn federation_with(limits: RateLimits) -> Federation {
     let validity = Validity::starting_now(Duration::from_secs(86400));
     let root = CertificateAuthority::new_tls_root(
         "transport test TLS root",
@@ -214,6 +221,7 @@ pub async fn federation() -> Federation {
             keys,
             discovery,
             config,
+            limiter: RateLimiter::new(limits.clone()),
             key_fetches: key_fetches.clone(),
             clock: clock.clone(),
             _dir: dir,

@@ -6,4 +6,5 @@ mod bad_input;
 mod delivery;
 mod harness;
 mod keys;
+mod rate_limits;
 mod rotation;
