@@ -417,6 +417,18 @@ async fn read_body(body: Body) -> Result<Bytes, AcmeError> {
     })
 }
 
+/// Reads a request body and authenticates it as coming from an existing
+/// account: what every account-signed endpoint starts with.
+async fn account_request<S: AcmeStore>(
+    wfe: &Wfe<S>,
+    headers: &HeaderMap,
+    path: &str,
+    body: Body,
+) -> Result<(Jws, AccountRecord, Jwk), AcmeError> {
+    let body = read_body(body).await?;
+    wfe.authenticate_account(headers, path, &body).await
+}
+
 type St<S> = State<Arc<Wfe<S>>>;
 
 /// Runs a handler body and turns its error into a problem document.
@@ -527,9 +539,8 @@ async fn account<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
         let path = format!("/acme/acct/{id}");
-        let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
+        let (jws, account, _) = account_request(&wfe, &headers, &path, body).await?;
         if id_of(&id)? != account.id {
             return Err(AcmeError::unauthorized(
                 "a request may only read or change its own account; POST to your account URL (the kid)",
@@ -553,10 +564,7 @@ async fn account<S: AcmeStore>(
 
 async fn new_order<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let (jws, account, _) = wfe
-            .authenticate_account(&headers, "/acme/new-order", &body)
-            .await?;
+        let (jws, account, _) = account_request(&wfe, &headers, "/acme/new-order", body).await?;
         let request: NewOrder = jws.payload_json().map_err(jws_error)?;
         let order = wfe.ra.new_order(&account, request).await?;
         wfe.order_response(StatusCode::CREATED, &order).await
@@ -572,10 +580,8 @@ async fn order<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let (jws, account, _) = wfe
-            .authenticate_account(&headers, &format!("/acme/order/{id}"), &body)
-            .await?;
+        let (jws, account, _) =
+            account_request(&wfe, &headers, &format!("/acme/order/{id}"), body).await?;
         require_post_as_get(&jws)?;
         let order = wfe.ra.order_for(&account, id_of(&id)?).await?;
         wfe.order_response(StatusCode::OK, &order).await
@@ -591,10 +597,8 @@ async fn authz<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let (jws, account, _) = wfe
-            .authenticate_account(&headers, &format!("/acme/authz/{id}"), &body)
-            .await?;
+        let (jws, account, _) =
+            account_request(&wfe, &headers, &format!("/acme/authz/{id}"), body).await?;
         require_post_as_get(&jws)?;
         let authz = wfe.ra.authz_for(&account, id_of(&id)?).await?;
         let challenges = wfe.ra.challenges(&authz).await?;
@@ -611,9 +615,8 @@ async fn challenge<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
         let path = format!("/acme/chall/{id}");
-        let (jws, account, jwk) = wfe.authenticate_account(&headers, &path, &body).await?;
+        let (jws, account, jwk) = account_request(&wfe, &headers, &path, body).await?;
         let id = id_of(&id)?;
         let (challenge, authz) = if jws.is_post_as_get() {
             wfe.ra.challenge_for(&account, id).await?
@@ -666,9 +669,8 @@ async fn finalize<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
         let path = format!("/acme/finalize/{id}");
-        let (jws, account, _) = wfe.authenticate_account(&headers, &path, &body).await?;
+        let (jws, account, _) = account_request(&wfe, &headers, &path, body).await?;
         let request: Finalize = jws.payload_json().map_err(jws_error)?;
         let order = wfe.ra.finalize(&account, id_of(&id)?, &request.csr).await?;
         wfe.order_response(StatusCode::OK, &order).await
@@ -684,10 +686,8 @@ async fn certificate<S: AcmeStore>(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let (jws, account, _) = wfe
-            .authenticate_account(&headers, &format!("/acme/cert/{id}"), &body)
-            .await?;
+        let (jws, account, _) =
+            account_request(&wfe, &headers, &format!("/acme/cert/{id}"), body).await?;
         require_post_as_get(&jws)?;
         let cert = wfe.ra.certificate_for(&account, id_of(&id)?).await?;
         Ok(wfe.reply(
@@ -704,9 +704,8 @@ async fn certificate<S: AcmeStore>(
 /// current key; its payload, the inner JWS, is the new key's.
 async fn key_change<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let body = read_body(body).await?;
         let path = "/acme/key-change";
-        let (jws, account, old_key) = wfe.authenticate_account(&headers, path, &body).await?;
+        let (jws, account, old_key) = account_request(&wfe, &headers, path, body).await?;
         let kid = wfe.account_url(account.id);
         let account_url = |id| wfe.account_url(id);
         let account = wfe
