@@ -52,6 +52,7 @@ mod event_kind;
 mod framing;
 mod incoming;
 pub mod labels;
+mod queue;
 mod signature;
 
 pub use envelope::{
@@ -63,6 +64,9 @@ pub use framing::{
     DEFAULT_MAX_MESSAGE_LEN, Event, EventType, MAX_EVENT_TYPE_LEN, ProtocolVersion, S2SMessage,
 };
 pub use incoming::check_incoming;
+pub use queue::{
+    HpkeCiphertext, MAX_HPKE_CIPHERTEXT_LEN, MAX_QUEUE_KEY_LEN, QUEUE_ID_LEN, QueueEncryptionKey,
+};
 pub use signature::{ServerVerificationKey, SignatureScheme, SigningKey, VerifiedS2SMessage};
 
 /// The codec crate, re-exported so that users (and tests building raw inputs) encode
