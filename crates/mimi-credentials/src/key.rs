@@ -164,7 +164,26 @@ impl PublicKey {
     pub fn scheme(&self) -> SignatureScheme {
         self.scheme
     }
+
+    /// The raw key bits: 32 bytes for Ed25519, an uncompressed SEC1 point for
+    /// P-256 (the forms MLS uses for signature keys).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Checks `signature` over `msg` under this key's scheme (Ed25519, or ECDSA
+    /// P-256 with SHA-256 and a DER signature, as in X.509 and MLS).
+    pub fn verify(&self, msg: &[u8], signature: &[u8]) -> Result<(), BadSignature> {
+        UnparsedPublicKey::new(self.scheme.verification_alg(), &self.raw)
+            .verify(msg, signature)
+            .map_err(|_| BadSignature)
+    }
 }
+
+/// A signature that does not verify under the key it was checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the signature does not verify under the given public key")]
+pub struct BadSignature;
 
 impl rcgen::PublicKeyData for PublicKey {
     fn der_bytes(&self) -> &[u8] {

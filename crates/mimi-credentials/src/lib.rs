@@ -41,7 +41,7 @@ pub use error::{
     CertificateError, ChainIndex, CsrError, IssueError, PolicyDenied, Rejection, VerifyError,
 };
 pub use issue::{CaRole, CertificateAuthority, MAX_CRL_LIFETIME, RevokedSerial, Subject, Validity};
-pub use key::{KeyPair, PublicKey, SignatureScheme};
+pub use key::{BadSignature, KeyPair, PublicKey, SignatureScheme};
 pub use tnauthlist::{TelephoneNumber, TnAuthList, TnAuthListError, TnEntry};
 pub use verify::{MAX_CHAIN_LEN, TrustAnchors, verify_chain};
 

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod authority;
 mod keyfile;
+mod provider;
 
 /// MIMI server roles.
 #[derive(Debug, Parser)]
@@ -21,6 +22,9 @@ enum Role {
     /// The identity authority: an ACME server issuing TLS server certificates
     /// (from its TLS root) and providers' domain CAs (from its identity root).
     Authority(authority::Args),
+    /// A provider: queueing service, KeyPackage store, client API and the S2S
+    /// endpoints of draft-kohbrok-mimi-transport, for one domain.
+    Provider(provider::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.role {
             Role::Authority(args) => authority::run(args).await,
+            Role::Provider(args) => provider::run(args).await,
         }
     });
     match result {

@@ -70,6 +70,17 @@ pub enum StorageError {
     )]
     DuplicateKeyPackage { user: String, client: String },
 
+    /// The client ID is registered with another signature key.
+    #[error(
+        "client {client_id:?} is already registered with another signature key: a client ID \
+         is registered once; register the new key under a new client ID"
+    )]
+    ClientExists { client_id: String },
+
+    /// The handle belongs to another user (whose ID is not disclosed).
+    #[error("the handle {handle:?} belongs to another user: pick another handle")]
+    HandleTaken { handle: String },
+
     // --- The database. --------------------------------------------------------
     /// The database failed or could not be reached. The transaction was
     /// rolled back — unless the commit itself failed, whose outcome only
@@ -97,4 +108,16 @@ pub enum StorageError {
     /// A stored value that no version of this crate writes.
     #[error("stored data is corrupt: {0}; restore the database from a backup")]
     Corrupt(String),
+}
+
+/// Why a [`crate::QueueSubscription`] will not be woken again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// The storage was closed or dropped.
+    #[error(
+        "the storage was closed, so no more queue notifications will come: open the storage \
+         again and subscribe anew"
+    )]
+    Closed,
 }

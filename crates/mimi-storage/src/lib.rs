@@ -13,6 +13,12 @@
 //!   other providers (§5.8-5.9).
 //! - [`ReplayStore`]: the receiver's table of S2S events already seen, by
 //!   sender domain and message ID, so that a replayed event is refused.
+//! - [`ClientStore`]: the provider's registered clients, each with its
+//!   user, optional handle, signature key and queue.
+//!
+//! Queue notifications ([`QueueStore::watcher`]) wake whoever waits on a
+//! queue once a commit enqueued to it: in process on SQLite, across
+//! processes on PostgreSQL (`LISTEN`/`NOTIFY`).
 //!
 //! # What every back end guarantees
 //!
@@ -30,13 +36,24 @@
 //!   rolled-back enqueue gives its number back.
 //! - **Nothing is deleted from a queue before it is acknowledged**
 //!   ([`QueueStore::ack`]), and an enqueue to a queue that does not exist or
-//!   is retired is an error, never a silent drop.
+//!   is retired is an error, never a silent drop ([`QueueStore::deliver`]
+//!   reports such entries one by one in its answer).
 //! - **A KeyPackage is handed out at most once**, except a client's
 //!   last-resort KeyPackage, which is handed out (and kept) only when the
-//!   client has no other. A claim deletes what it hands out in the same
-//!   statement that selects it.
+//!   client has no other of the cipher suite asked for. A claim deletes what
+//!   it hands out in the same statement that selects it.
 //! - **An S2S event is accepted once.** [`ReplayStore::remember`] is a single
-//!   insert-or-nothing against a unique key.
+//!   insert-or-nothing against a unique key. [`QueueStore::deliver`] records
+//!   the event in the transaction that enqueues its messages, so that a
+//!   sender retrying after a crash finds them either all stored (and gets
+//!   [`DeliverOutcome::Replay`]) or none (and its retry stores them once).
+//! - **A notification never carries the only copy of anything.** It is
+//!   sent only after the commit it announces, and is a hint to fetch: a
+//!   lost one (a PostgreSQL listener that reconnected wakes everyone)
+//!   delays a message, never loses it.
+//! - **A client is registered with its queue, or not at all**
+//!   ([`ClientStore::register_client`]), and registering it again with the
+//!   same key changes nothing.
 //! - **Inputs are bounded** ([`MAX_MESSAGE_LEN`] and the other `MAX_*`
 //!   constants) and checked before any SQL runs; a refused input writes
 //!   nothing.
@@ -65,13 +82,16 @@ use std::future::Future;
 mod error;
 mod migrate;
 mod postgres;
+mod shared;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod watch;
 
-pub use error::StorageError;
+pub use error::{StorageError, WatchError};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use watch::{QueueSubscription, QueueWatcher};
 
 /// A queue's ID: 16 random bytes chosen by the client's provider
 /// (draft-kohbrok-mimi-transport §5.7).
@@ -96,6 +116,14 @@ pub const MAX_DOMAIN_LEN: usize = 253;
 pub const MAX_KP_REF_LEN: usize = 64;
 /// The largest KeyPackage, in bytes (an X.509 credential chain included).
 pub const MAX_KEY_PACKAGE_LEN: usize = 64 * 1024;
+/// The largest client signature key, in bytes (a DER SubjectPublicKeyInfo:
+/// 44 bytes for Ed25519, 91 for P-256; room for post-quantum keys is not
+/// promised).
+pub const MAX_SIGNATURE_KEY_LEN: usize = 1024;
+/// The longest handle, in bytes.
+pub const MAX_HANDLE_LEN: usize = 256;
+/// The largest stored certificate chain (PEM), in bytes.
+pub const MAX_CERTIFICATE_CHAIN_LEN: usize = 64 * 1024;
 
 type R<T> = Result<T, StorageError>;
 
@@ -142,46 +170,139 @@ pub trait QueueStore: Send + Sync + 'static {
     fn ack(&self, queue_id: QueueId, up_to_seq: u64) -> impl Future<Output = R<u64>> + Send;
 
     /// How many messages wait unacknowledged in the queue.
-    fn depth(&self, queue_id: QueueId) -> impl Future<Output = R<u64>> + Send;
+    fn depth(&self, queue_id: QueueId) -> impl Future<Output = R<u64>> + Send {
+        self.depth_from(queue_id, 0)
+    }
+
+    /// How many messages wait unacknowledged in the queue with sequence
+    /// numbers `from_seq` and above: what a fetch from `from_seq` could
+    /// still return.
+    fn depth_from(&self, queue_id: QueueId, from_seq: u64) -> impl Future<Output = R<u64>> + Send;
 
     /// Closes the queue to new messages: from now on an enqueue to it is
     /// [`StorageError::QueueRetired`]. Messages already in it stay fetchable
     /// and acknowledgeable (they were acknowledged to their senders).
     /// Retiring a retired queue is not an error.
     fn retire(&self, queue_id: QueueId) -> impl Future<Output = R<()>> + Send;
+
+    /// Delivers a fan-out batch from the S2S event `event`
+    /// (draft-kohbrok-mimi-transport §5.7, `/deliver_message`) in one
+    /// transaction, so that nothing is acknowledged before it is committed
+    /// and a retry after a crash is neither lost nor enqueued twice:
+    ///
+    /// - if `event` was recorded before (by this method or by
+    ///   [`ReplayStore::remember`]: one table), nothing changes and the
+    ///   answer is [`DeliverOutcome::Replay`];
+    /// - otherwise the event is recorded, and each entry whose queue exists
+    ///   and is not retired is enqueued, as by
+    ///   [`QueueStore::enqueue_many`] (same numbering, same queue locking
+    ///   order, same bounds); an entry for an unknown or retired queue is
+    ///   skipped and reported, not an error. The answer is
+    ///   [`DeliverOutcome::Done`] with one [`EnqueueResult`] per entry, in
+    ///   batch order.
+    ///
+    /// `None` delivers without a replay record (a local delivery). A bound
+    /// violated ([`MAX_BATCH_LEN`], [`MAX_MESSAGE_LEN`], the sender's
+    /// length, an expiry above 2^63 - 1) is an error and records nothing.
+    fn deliver(
+        &self,
+        event: Option<EventRecord<'_>>,
+        batch: &[(QueueId, &[u8])],
+    ) -> impl Future<Output = R<DeliverOutcome>> + Send;
+
+    /// How many messages wait unacknowledged in all queues together (for a
+    /// metrics gauge; one `COUNT`).
+    fn total_depth(&self) -> impl Future<Output = R<u64>> + Send;
+
+    /// The notifications of this storage's queues: a subscriber of a queue
+    /// is woken after every commit that enqueued to it (by
+    /// [`QueueStore::enqueue`], [`QueueStore::enqueue_many`] or
+    /// [`QueueStore::deliver`]). On SQLite, commits of this handle and its
+    /// clones; on PostgreSQL, commits of every process on the database.
+    fn watcher(&self) -> QueueWatcher;
+}
+
+/// An S2S event whose effect is being stored, to be recorded in the same
+/// transaction (the replay table of [`ReplayStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// The authenticated sender domain.
+    pub sender: &'a str,
+    /// The event's `message_id` (mimi-wire's `EventEnvelope`).
+    pub message_id: MessageId,
+    /// Unix milliseconds until which the record is kept: at least the
+    /// event's creation time plus the freshness window.
+    pub expires_at_ms: u64,
+}
+
+/// What [`QueueStore::deliver`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum DeliverOutcome {
+    /// The event was recorded before: nothing was changed.
+    Replay,
+    /// The event is new: one result per batch entry, in batch order.
+    Done(Vec<EnqueueResult>),
+}
+
+/// What happened to one entry of a [`QueueStore::deliver`] batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueResult {
+    /// Stored under this sequence number.
+    Enqueued(u64),
+    /// No queue has this ID: nothing was stored for this entry.
+    UnknownQueue,
+    /// The queue is retired: nothing was stored for this entry.
+    QueueRetired,
 }
 
 /// KeyPackages of a provider's clients (draft-kohbrok-mimi-transport
 /// §5.8-5.9), handed out to providers that add the user to a group.
 ///
-/// Each client has any number of one-time KeyPackages, each handed out at
-/// most once, and at most one last-resort KeyPackage, handed out (and kept)
-/// only when the client has no one-time KeyPackage left.
+/// KeyPackages are kept per MLS cipher suite (RFC 9420 §17.1, the
+/// `cipher_suite` of the KeyPackage): a claim names the room's suite and
+/// gets only KeyPackages of it. For each suite, each client has any number
+/// of one-time KeyPackages, each handed out at most once, and at most one
+/// last-resort KeyPackage, handed out (and kept) only when the client has
+/// no one-time KeyPackage of that suite left.
 pub trait KeyPackageStore: Send + Sync + 'static {
-    /// Stores a KeyPackage of `client` (a client of `user`) under its
-    /// KeyPackageRef. A last-resort KeyPackage replaces the client's
-    /// previous one. A `kp_ref` the client already has stored is
-    /// [`StorageError::DuplicateKeyPackage`].
+    /// Stores a KeyPackage of `client` (a client of `user`) of the cipher
+    /// suite `cipher_suite` under its KeyPackageRef. A last-resort
+    /// KeyPackage replaces the client's previous one of the same suite. A
+    /// `kp_ref` the client already has stored is
+    /// [`StorageError::DuplicateKeyPackage`]. The suite is not checked
+    /// against the KeyPackage's bytes: the caller parsed them.
     fn upload(
         &self,
         user: &str,
         client: &str,
         kp_ref: &[u8],
+        cipher_suite: u16,
         key_package: &[u8],
         last_resort: bool,
     ) -> impl Future<Output = R<()>> + Send;
 
-    /// Hands out one KeyPackage for each client of `user` that has one, as
-    /// `(client, key_package)` ordered by client: its oldest one-time
-    /// KeyPackage, deleted in the same statement, or else its last-resort
-    /// KeyPackage, which is kept. Concurrent claims never receive the same
-    /// one-time KeyPackage. A user with no KeyPackages gets an empty list.
-    fn claim(&self, user: &str) -> impl Future<Output = R<Vec<(String, Vec<u8>)>>> + Send;
+    /// Hands out one KeyPackage of `cipher_suite` for each client of `user`
+    /// that has one, as `(client, key_package)` ordered by client: its
+    /// oldest one-time KeyPackage of that suite, deleted in the same
+    /// statement, or else its last-resort KeyPackage of that suite, which is
+    /// kept. Concurrent claims never receive the same one-time KeyPackage.
+    /// A user with no KeyPackages of the suite gets an empty list.
+    fn claim(
+        &self,
+        user: &str,
+        cipher_suite: u16,
+    ) -> impl Future<Output = R<Vec<(String, Vec<u8>)>>> + Send;
 
-    /// How many one-time KeyPackages `client` has left (the last-resort one
-    /// is not counted): what a client checks to decide whether to upload
-    /// more.
-    fn count(&self, user: &str, client: &str) -> impl Future<Output = R<u64>> + Send;
+    /// How many one-time KeyPackages of `cipher_suite` `client` has left
+    /// (the last-resort one is not counted): what a client checks to decide
+    /// whether to upload more.
+    fn count(
+        &self,
+        user: &str,
+        client: &str,
+        cipher_suite: u16,
+    ) -> impl Future<Output = R<u64>> + Send;
 }
 
 /// The receiver's record of S2S events already accepted, by sender domain
@@ -206,10 +327,64 @@ pub trait ReplayStore: Send + Sync + 'static {
     fn purge_expired(&self, now_ms: u64) -> impl Future<Output = R<u64>> + Send;
 }
 
-/// Everything a provider stores: what both back ends implement.
-pub trait Storage: QueueStore + KeyPackageStore + ReplayStore {}
+/// A client registered with this provider, with the queue its messages go
+/// to (draft-kohbrok-mimi-transport §5.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The client's `mimi://<domain>/d/<user>/<device>` URI, in the
+    /// canonical form of mimi-identifiers (the store compares bytes).
+    pub client_id: String,
+    /// The `mimi://<domain>/u/<user>` URI of the user the client belongs to.
+    pub user_id: String,
+    /// The user's handle, if the client registered one (canonical form:
+    /// the store compares bytes).
+    pub handle: Option<String>,
+    /// The client's signature public key, a DER SubjectPublicKeyInfo: what
+    /// its requests to the provider are verified with.
+    pub signature_key: Vec<u8>,
+    /// The client's credential, PEM certificates leaf first, as it
+    /// registered with it: what key discovery hands out (clients verify it
+    /// themselves; the store keeps it as text).
+    pub certificate_chain: String,
+    /// The client's queue, created with the registration.
+    pub queue_id: QueueId,
+    /// When the client registered (Unix milliseconds).
+    pub registered_at_ms: u64,
+}
 
-impl<T: QueueStore + KeyPackageStore + ReplayStore> Storage for T {}
+/// The provider's registered clients.
+pub trait ClientStore: Send + Sync + 'static {
+    /// Registers a client and creates its queue, in one transaction, and
+    /// returns the stored record.
+    ///
+    /// A client ID registered before with the same signature key returns
+    /// the stored record unchanged (a retried registration); with another
+    /// key it is [`StorageError::ClientExists`]. A handle is held by one
+    /// user: another user's clients get [`StorageError::HandleTaken`], the
+    /// same user's clients may share it. A queue ID that exists is
+    /// [`StorageError::QueueExists`]. Bounds: IDs up to [`MAX_ID_LEN`], the
+    /// key up to [`MAX_SIGNATURE_KEY_LEN`], the handle up to
+    /// [`MAX_HANDLE_LEN`], the chain up to [`MAX_CERTIFICATE_CHAIN_LEN`]
+    /// bytes, none empty.
+    fn register_client(
+        &self,
+        record: &ClientRecord,
+    ) -> impl Future<Output = R<ClientRecord>> + Send;
+
+    /// The client registered under `client_id`, if any.
+    fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
+
+    /// Every client of `user_id`, ordered by client ID.
+    fn clients_of_user(&self, user_id: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+
+    /// The user holding `handle`, if any.
+    fn user_by_handle(&self, handle: &str) -> impl Future<Output = R<Option<String>>> + Send;
+}
+
+/// Everything a provider stores: what both back ends implement.
+pub trait Storage: QueueStore + KeyPackageStore + ReplayStore + ClientStore {}
+
+impl<T: QueueStore + KeyPackageStore + ReplayStore + ClientStore> Storage for T {}
 
 // --- Input checks, shared by both back ends and run before any SQL. --------
 
@@ -248,6 +423,30 @@ fn check_fetch_limit(limit: u32) -> R<()> {
         });
     }
     Ok(())
+}
+
+fn check_event(event: &EventRecord<'_>) -> R<i64> {
+    check_len("a sender domain", event.sender.len(), MAX_DOMAIN_LEN)?;
+    to_db("an expiry time (ms)", event.expires_at_ms)
+}
+
+fn check_client(record: &ClientRecord) -> R<i64> {
+    check_len("a client ID", record.client_id.len(), MAX_ID_LEN)?;
+    check_len("a user ID", record.user_id.len(), MAX_ID_LEN)?;
+    if let Some(handle) = &record.handle {
+        check_len("a handle", handle.len(), MAX_HANDLE_LEN)?;
+    }
+    check_len(
+        "a signature key",
+        record.signature_key.len(),
+        MAX_SIGNATURE_KEY_LEN,
+    )?;
+    check_len(
+        "a certificate chain",
+        record.certificate_chain.len(),
+        MAX_CERTIFICATE_CHAIN_LEN,
+    )?;
+    to_db("a registration time (ms)", record.registered_at_ms)
 }
 
 fn check_upload(user: &str, client: &str, kp_ref: &[u8], key_package: &[u8]) -> R<()> {

@@ -9,26 +9,44 @@
 //! their own pool and never wait for writers (WAL).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
 
 use crate::migrate::{self, Dialect, Migration};
+use crate::shared::{
+    ClientRow, Enqueued, OnClosed, already_registered, check_ack, check_handle_owner,
+    client_record, fetched, sql,
+};
+use crate::watch::WatchOwner;
 use crate::{
-    KeyPackageStore, MAX_DOMAIN_LEN, MAX_ID_LEN, MessageId, QueueId, QueueStore, R, ReplayStore,
-    StorageError, check_batch, check_fetch_limit, check_len, check_upload, from_db, group_by_queue,
-    to_db,
+    ClientRecord, ClientStore, DeliverOutcome, EventRecord, KeyPackageStore, MAX_DOMAIN_LEN,
+    MAX_HANDLE_LEN, MAX_ID_LEN, MessageId, QueueId, QueueStore, QueueWatcher, R, ReplayStore,
+    StorageError, check_batch, check_client, check_event, check_fetch_limit, check_len,
+    check_upload, from_db, group_by_queue, to_db,
 };
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "stores",
-    sql: include_str!("../migrations/sqlite/0001_stores.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "stores",
+        sql: include_str!("../migrations/sqlite/0001_stores.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "clients",
+        sql: include_str!("../migrations/sqlite/0002_clients.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "key_package_suites",
+        sql: include_str!("../migrations/sqlite/0003_key_package_suites.sql"),
+    },
+];
 
 pub(crate) const DIALECT: Dialect = Dialect {
     begin: BEGIN_WRITE,
@@ -44,11 +62,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The stores on one SQLite file (WAL, `synchronous = FULL`): the embedded
 /// default, one file per provider. Cloning is cheap and shares the
-/// connections.
+/// connections and the queue notifications.
+///
+/// Queue notifications are in process: a commit wakes the subscribers of
+/// this handle and its clones, not those of another handle or process on
+/// the same file (several processes share PostgreSQL instead).
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
+    watch: Arc<WatchOwner>,
 }
 
 impl SqliteStorage {
@@ -91,11 +114,17 @@ impl SqliteStorage {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStorage { writer, reader })
+        Ok(SqliteStorage {
+            writer,
+            reader,
+            watch: Arc::new(WatchOwner::new(QueueWatcher::new(), None)),
+        })
     }
 
-    /// Closes every connection, waiting for operations in progress.
+    /// Closes every connection, waiting for operations in progress, and
+    /// ends every queue subscription.
     pub async fn close(&self) {
+        self.watch.close();
         self.writer.close().await;
         self.reader.close().await;
     }
@@ -117,23 +146,63 @@ fn is_busy(e: &StorageError) -> bool {
         if matches!(db.code().as_deref(), Some("5" | "6" | "517" | "261")))
 }
 
-/// Why an enqueue found no open queue: it is retired, or was never created.
-async fn closed_queue(conn: &mut SqliteConnection, queue_id: QueueId) -> R<StorageError> {
-    let retired = sqlx::query("SELECT 1 FROM queues WHERE queue_id = $1")
+/// Enqueues `batch` in the transaction `conn` (which holds the write
+/// lock), queue by queue in ID order.
+async fn enqueue_in(
+    conn: &mut SqliteConnection,
+    batch: &[(QueueId, &[u8])],
+    on_closed: OnClosed,
+) -> R<Enqueued> {
+    let mut done = Enqueued::new(batch.len());
+    for (queue_id, positions) in group_by_queue(batch) {
+        let first: Option<i64> = sqlx::query_scalar(sql::RESERVE)
+            .bind(positions.len() as i64)
+            .bind(&queue_id[..])
+            .fetch_optional(&mut *conn)
+            .await?;
+        match first {
+            Some(first) => {
+                done.reserved(queue_id, &positions, from_db("a sequence number", first)?);
+            }
+            None => {
+                let retired = queue_exists(conn, queue_id).await?;
+                done.closed(on_closed, queue_id, &positions, retired)?;
+            }
+        }
+    }
+    for (position, seq) in done.stored() {
+        sqlx::query("INSERT INTO queue_messages (queue_id, seq, message) VALUES ($1, $2, $3)")
+            .bind(&batch[position].0[..])
+            .bind(to_db("a sequence number", seq)?)
+            .bind(batch[position].1)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(done)
+}
+
+/// Whether `queue_id` exists (an enqueue that found no open queue: it is
+/// retired if it exists).
+async fn queue_exists(conn: &mut SqliteConnection, queue_id: QueueId) -> R<bool> {
+    Ok(sqlx::query(sql::QUEUE_EXISTS)
         .bind(&queue_id[..])
         .fetch_optional(conn)
         .await?
-        .is_some();
-    Ok(if retired {
-        StorageError::QueueRetired { queue_id }
-    } else {
-        StorageError::UnknownQueue { queue_id }
-    })
+        .is_some())
+}
+
+impl SqliteStorage {
+    /// Tells subscribers what a committed transaction enqueued.
+    fn notify(&self, done: &Enqueued) {
+        for &(queue_id, latest) in &done.latest {
+            self.watch.watcher().notify(queue_id, latest);
+        }
+    }
 }
 
 impl QueueStore for SqliteStorage {
     async fn create_queue(&self, queue_id: QueueId) -> R<()> {
-        let done = sqlx::query("INSERT INTO queues (queue_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        let done = sqlx::query(sql::CREATE_QUEUE)
             .bind(&queue_id[..])
             .execute(&self.writer)
             .await?;
@@ -153,88 +222,63 @@ impl QueueStore for SqliteStorage {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut seqs = vec![0; batch.len()];
+        // The write lock, held from BEGIN IMMEDIATE to commit, keeps the
+        // numbers ours; dropping the transaction on an error rolls back
+        // the whole batch.
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        for (queue_id, positions) in group_by_queue(batch) {
-            // Reserve this queue's next `n` sequence numbers; the
-            // transaction holds the write lock, so no one else can.
-            let n = positions.len() as i64;
-            let reserved = sqlx::query(
-                "UPDATE queues SET next_seq = next_seq + $1
-                 WHERE queue_id = $2 AND NOT retired
-                 RETURNING next_seq - $1",
-            )
-            .bind(n)
-            .bind(&queue_id[..])
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(reserved) = reserved else {
-                // Dropping the transaction rolls back the whole batch.
-                return Err(closed_queue(&mut tx, queue_id).await?);
-            };
-            let first = from_db("a sequence number", reserved.try_get(0)?)?;
-            for (k, &position) in positions.iter().enumerate() {
-                let seq = first + k as u64;
-                sqlx::query(
-                    "INSERT INTO queue_messages (queue_id, seq, message) VALUES ($1, $2, $3)",
-                )
-                .bind(&queue_id[..])
-                .bind(to_db("a sequence number", seq)?)
-                .bind(batch[position].1)
+        let done = enqueue_in(&mut tx, batch, OnClosed::Refuse).await?;
+        tx.commit().await?;
+        self.notify(&done);
+        Ok(done.seqs())
+    }
+
+    async fn deliver(
+        &self,
+        event: Option<EventRecord<'_>>,
+        batch: &[(QueueId, &[u8])],
+    ) -> R<DeliverOutcome> {
+        check_batch(batch)?;
+        let expires_at_ms = event.as_ref().map(check_event).transpose()?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        if let (Some(event), Some(expires_at_ms)) = (event, expires_at_ms) {
+            let recorded = sqlx::query(sql::REMEMBER)
+                .bind(event.sender)
+                .bind(&event.message_id[..])
+                .bind(expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
-                seqs[position] = seq;
+            if recorded.rows_affected() == 0 {
+                return Ok(DeliverOutcome::Replay);
             }
         }
+        let done = enqueue_in(&mut tx, batch, OnClosed::Skip).await?;
         tx.commit().await?;
-        Ok(seqs)
+        self.notify(&done);
+        Ok(DeliverOutcome::Done(done.results))
     }
 
     async fn fetch(&self, queue_id: QueueId, from_seq: u64, limit: u32) -> R<Vec<(u64, Vec<u8>)>> {
         check_fetch_limit(limit)?;
         // No stored number exceeds i64::MAX, so clamping changes nothing.
         let from_seq = i64::try_from(from_seq).unwrap_or(i64::MAX);
-        // The outer join tells an empty queue (one row of NULLs) from an
-        // unknown one (no row) in one statement.
-        let rows = sqlx::query(
-            "SELECT m.seq, m.message FROM queues q
-             LEFT JOIN queue_messages m ON m.queue_id = q.queue_id AND m.seq >= $1
-             WHERE q.queue_id = $2
-             ORDER BY m.seq LIMIT $3",
-        )
-        .bind(from_seq)
-        .bind(&queue_id[..])
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        if rows.is_empty() {
-            return Err(StorageError::UnknownQueue { queue_id });
-        }
-        let mut messages = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(seq) = row.try_get::<Option<i64>, _>(0)? {
-                messages.push((from_db("a sequence number", seq)?, row.try_get(1)?));
-            }
-        }
-        Ok(messages)
+        let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(sql::FETCH)
+            .bind(from_seq)
+            .bind(&queue_id[..])
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        fetched(queue_id, rows)
     }
 
     async fn ack(&self, queue_id: QueueId, up_to_seq: u64) -> R<u64> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let next_seq = sqlx::query("SELECT next_seq FROM queues WHERE queue_id = $1")
+        let next_seq: i64 = sqlx::query_scalar(sql::NEXT_SEQ)
             .bind(&queue_id[..])
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StorageError::UnknownQueue { queue_id })?;
-        let last_seq = from_db("a sequence number", next_seq.try_get(0)?)? - 1;
-        if up_to_seq > last_seq {
-            return Err(StorageError::AckBeyondEnd {
-                queue_id,
-                up_to_seq,
-                last_seq,
-            });
-        }
-        let done = sqlx::query("DELETE FROM queue_messages WHERE queue_id = $1 AND seq <= $2")
+        check_ack(queue_id, up_to_seq, next_seq)?;
+        let done = sqlx::query(sql::ACK)
             .bind(&queue_id[..])
             .bind(to_db("a sequence number", up_to_seq)?)
             .execute(&mut *tx)
@@ -243,20 +287,26 @@ impl QueueStore for SqliteStorage {
         Ok(done.rows_affected())
     }
 
-    async fn depth(&self, queue_id: QueueId) -> R<u64> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM queue_messages m WHERE m.queue_id = q.queue_id)
-             FROM queues q WHERE q.queue_id = $1",
-        )
-        .bind(&queue_id[..])
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StorageError::UnknownQueue { queue_id })?;
-        from_db("a queue depth", row.try_get(0)?)
+    async fn depth_from(&self, queue_id: QueueId, from_seq: u64) -> R<u64> {
+        let depth: i64 = sqlx::query_scalar(sql::DEPTH_FROM)
+            .bind(&queue_id[..])
+            // Nothing is numbered beyond i64::MAX: a larger bound counts nothing.
+            .bind(i64::try_from(from_seq).unwrap_or(i64::MAX))
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StorageError::UnknownQueue { queue_id })?;
+        from_db("a queue depth", depth)
+    }
+
+    async fn total_depth(&self) -> R<u64> {
+        let depth: i64 = sqlx::query_scalar(sql::TOTAL_DEPTH)
+            .fetch_one(&self.reader)
+            .await?;
+        from_db("a queue depth", depth)
     }
 
     async fn retire(&self, queue_id: QueueId) -> R<()> {
-        let done = sqlx::query("UPDATE queues SET retired = TRUE WHERE queue_id = $1")
+        let done = sqlx::query(sql::RETIRE)
             .bind(&queue_id[..])
             .execute(&self.writer)
             .await?;
@@ -264,6 +314,10 @@ impl QueueStore for SqliteStorage {
             return Err(StorageError::UnknownQueue { queue_id });
         }
         Ok(())
+    }
+
+    fn watcher(&self) -> QueueWatcher {
+        self.watch.watcher().clone()
     }
 }
 
@@ -273,35 +327,30 @@ impl KeyPackageStore for SqliteStorage {
         user: &str,
         client: &str,
         kp_ref: &[u8],
+        cipher_suite: u16,
         key_package: &[u8],
         last_resort: bool,
     ) -> R<()> {
         check_upload(user, client, kp_ref, key_package)?;
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         if last_resort {
-            // A new last-resort KeyPackage replaces the old one (the same
-            // one uploaded again is a duplicate, as for one-time ones).
-            sqlx::query(
-                "DELETE FROM key_packages
-                 WHERE user_id = $1 AND client_id = $2 AND last_resort AND kp_ref <> $3",
-            )
+            sqlx::query(sql::DROP_OLD_LAST_RESORT)
+                .bind(user)
+                .bind(client)
+                .bind(i32::from(cipher_suite))
+                .bind(kp_ref)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(sql::INSERT_KEY_PACKAGE)
             .bind(user)
             .bind(client)
+            .bind(i32::from(cipher_suite))
             .bind(kp_ref)
+            .bind(key_package)
+            .bind(last_resort)
             .execute(&mut *tx)
             .await?;
-        }
-        let done = sqlx::query(
-            "INSERT INTO key_packages (user_id, client_id, kp_ref, key_package, last_resort)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(client)
-        .bind(kp_ref)
-        .bind(key_package)
-        .bind(last_resort)
-        .execute(&mut *tx)
-        .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::DuplicateKeyPackage {
                 user: user.to_owned(),
@@ -312,41 +361,41 @@ impl KeyPackageStore for SqliteStorage {
         Ok(())
     }
 
-    async fn claim(&self, user: &str) -> R<Vec<(String, Vec<u8>)>> {
+    async fn claim(&self, user: &str, cipher_suite: u16) -> R<Vec<(String, Vec<u8>)>> {
         check_len("a user ID", user.len(), MAX_ID_LEN)?;
+        let suite = i32::from(cipher_suite);
         // The write lock, held from BEGIN IMMEDIATE to commit, is what
         // keeps two claims from handing out one KeyPackage.
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let clients: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT client_id FROM key_packages WHERE user_id = $1 ORDER BY client_id",
-        )
-        .bind(user)
-        .fetch_all(&mut *tx)
-        .await?;
+        let clients: Vec<String> = sqlx::query_scalar(sql::CLAIMABLE_CLIENTS)
+            .bind(user)
+            .bind(suite)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut claimed = Vec::with_capacity(clients.len());
         for client in clients {
             let one_time: Option<Vec<u8>> = sqlx::query_scalar(
                 "DELETE FROM key_packages WHERE id = (
                      SELECT id FROM key_packages
-                     WHERE user_id = $1 AND client_id = $2 AND NOT last_resort
+                     WHERE user_id = $1 AND client_id = $2 AND cipher_suite = $3
+                       AND NOT last_resort
                      ORDER BY id LIMIT 1)
                  RETURNING key_package",
             )
             .bind(user)
             .bind(&client)
+            .bind(suite)
             .fetch_optional(&mut *tx)
             .await?;
             let key_package = match one_time {
                 Some(kp) => Some(kp),
                 None => {
-                    sqlx::query_scalar(
-                        "SELECT key_package FROM key_packages
-                         WHERE user_id = $1 AND client_id = $2 AND last_resort",
-                    )
-                    .bind(user)
-                    .bind(&client)
-                    .fetch_optional(&mut *tx)
-                    .await?
+                    sqlx::query_scalar(sql::LAST_RESORT)
+                        .bind(user)
+                        .bind(&client)
+                        .bind(suite)
+                        .fetch_optional(&mut *tx)
+                        .await?
                 }
             };
             if let Some(key_package) = key_package {
@@ -357,17 +406,15 @@ impl KeyPackageStore for SqliteStorage {
         Ok(claimed)
     }
 
-    async fn count(&self, user: &str, client: &str) -> R<u64> {
+    async fn count(&self, user: &str, client: &str, cipher_suite: u16) -> R<u64> {
         check_len("a user ID", user.len(), MAX_ID_LEN)?;
         check_len("a client ID", client.len(), MAX_ID_LEN)?;
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM key_packages
-             WHERE user_id = $1 AND client_id = $2 AND NOT last_resort",
-        )
-        .bind(user)
-        .bind(client)
-        .fetch_one(&self.reader)
-        .await?;
+        let n: i64 = sqlx::query_scalar(sql::COUNT_KEY_PACKAGES)
+            .bind(user)
+            .bind(client)
+            .bind(i32::from(cipher_suite))
+            .fetch_one(&self.reader)
+            .await?;
         from_db("a KeyPackage count", n)
     }
 }
@@ -376,26 +423,99 @@ impl ReplayStore for SqliteStorage {
     async fn remember(&self, sender: &str, message_id: MessageId, expires_at_ms: u64) -> R<bool> {
         check_len("a sender domain", sender.len(), MAX_DOMAIN_LEN)?;
         let expires_at_ms = to_db("an expiry time (ms)", expires_at_ms)?;
-        // Insert-or-nothing against the primary key: atomic on its own.
-        let done = sqlx::query(
-            "INSERT INTO replay_seen (sender_domain, message_id, expires_at_ms)
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(sender)
-        .bind(&message_id[..])
-        .bind(expires_at_ms)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(sql::REMEMBER)
+            .bind(sender)
+            .bind(&message_id[..])
+            .bind(expires_at_ms)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn purge_expired(&self, now_ms: u64) -> R<u64> {
         // No stored time exceeds i64::MAX, so clamping changes nothing.
         let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        let done = sqlx::query("DELETE FROM replay_seen WHERE expires_at_ms <= $1")
+        let done = sqlx::query(sql::PURGE)
             .bind(now_ms)
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl ClientStore for SqliteStorage {
+    async fn register_client(&self, record: &ClientRecord) -> R<ClientRecord> {
+        let registered_at_ms = check_client(record)?;
+        // Under the write lock nothing changes between the checks and the
+        // inserts; dropping the transaction on an error writes nothing.
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let inserted = sqlx::query(sql::INSERT_CLIENT)
+            .bind(&record.client_id)
+            .bind(&record.user_id)
+            .bind(&record.handle)
+            .bind(&record.signature_key)
+            .bind(&record.certificate_chain)
+            .bind(&record.queue_id[..])
+            .bind(registered_at_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !inserted {
+            let stored: Option<ClientRow> = sqlx::query_as(sql::CLIENT)
+                .bind(&record.client_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return already_registered(record, stored);
+        }
+        if let Some(handle) = &record.handle {
+            sqlx::query(sql::CLAIM_HANDLE)
+                .bind(handle)
+                .bind(&record.user_id)
+                .execute(&mut *tx)
+                .await?;
+            let owner: String = sqlx::query_scalar(sql::HANDLE_OWNER)
+                .bind(handle)
+                .fetch_one(&mut *tx)
+                .await?;
+            check_handle_owner(record, handle, &owner)?;
+        }
+        let queue = sqlx::query(sql::CREATE_QUEUE)
+            .bind(&record.queue_id[..])
+            .execute(&mut *tx)
+            .await?;
+        if queue.rows_affected() == 0 {
+            return Err(StorageError::QueueExists {
+                queue_id: record.queue_id,
+            });
+        }
+        tx.commit().await?;
+        Ok(record.clone())
+    }
+
+    async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
+        check_len("a client ID", client_id.len(), MAX_ID_LEN)?;
+        let row: Option<ClientRow> = sqlx::query_as(sql::CLIENT)
+            .bind(client_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(client_record).transpose()
+    }
+
+    async fn clients_of_user(&self, user_id: &str) -> R<Vec<ClientRecord>> {
+        check_len("a user ID", user_id.len(), MAX_ID_LEN)?;
+        let rows: Vec<ClientRow> = sqlx::query_as(sql::CLIENTS_OF_USER)
+            .bind(user_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(client_record).collect()
+    }
+
+    async fn user_by_handle(&self, handle: &str) -> R<Option<String>> {
+        check_len("a handle", handle.len(), MAX_HANDLE_LEN)?;
+        Ok(sqlx::query_scalar(sql::HANDLE_OWNER)
+            .bind(handle)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 }

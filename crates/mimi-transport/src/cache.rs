@@ -2,7 +2,11 @@
 //!
 //! Everything a peer can make us fetch is rate limited per domain and bounded in
 //! size: a message naming a sender is enough to trigger a fetch, so without the
-//! limits a peer could make us fetch in a loop or fill our memory.
+//! limits a peer could make us fetch in a loop or fill our memory. Concurrent
+//! requests that need one domain's keys share one fetch: the first to come
+//! fetches, the others wait for it and take its outcome (a burst of first
+//! contacts from a new peer costs one fetch, and none of them fails for
+//! arriving second).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -146,8 +150,43 @@ impl Discovery {
 struct KeyEntry {
     keys: Vec<ServerVerificationKey>,
     /// When we last tried to fetch (successfully or not): the rate limit.
-    last_attempt_ms: u64,
+    /// `None` before the first attempt.
+    last_attempt_ms: Option<u64>,
+    /// When the entry was made or last fetched: the least recent is evicted
+    /// first.
+    touched_ms: u64,
     last_error: Option<String>,
+    /// Held for the whole of a fetch, so that concurrent callers wait for it.
+    fetching: Arc<tokio::sync::Mutex<()>>,
+    /// How many fetches completed: a caller that waited sees that one did.
+    fetches: u64,
+}
+
+impl KeyEntry {
+    fn new(now_ms: u64) -> KeyEntry {
+        KeyEntry {
+            keys: Vec::new(),
+            last_attempt_ms: None,
+            touched_ms: now_ms,
+            last_error: None,
+            fetching: Arc::new(tokio::sync::Mutex::new(())),
+            fetches: 0,
+        }
+    }
+
+    fn valid_keys(&self, now_ms: u64) -> Vec<ServerVerificationKey> {
+        valid(&self.keys, now_ms)
+    }
+}
+
+/// The keys that have not expired at `now_ms` (keys not yet valid are kept:
+/// they are the next key of a rotation).
+fn valid(keys: &[ServerVerificationKey], now_ms: u64) -> Vec<ServerVerificationKey> {
+    let now_s = now_ms / 1000;
+    keys.iter()
+        .filter(|k| now_s <= k.not_after())
+        .cloned()
+        .collect()
 }
 
 /// Peers' signature keys, fetched over HTTPS from `/signature_key` on their DS
@@ -179,32 +218,53 @@ impl KeyCache {
     /// The cached keys of `domain` that have not expired at `now_ms` (keys not yet
     /// valid are kept: they are the next key of a rotation).
     pub fn cached(&self, domain: &Domain, now_ms: u64) -> Vec<ServerVerificationKey> {
-        let now_s = now_ms / 1000;
         lock(&self.entries)
             .get(domain)
-            .map(|e| {
-                e.keys
-                    .iter()
-                    .filter(|k| now_s <= k.not_after())
-                    .cloned()
-                    .collect()
-            })
+            .map(|e| e.valid_keys(now_ms))
             .unwrap_or_default()
     }
 
     /// The keys of `domain`: the cached ones, or, if none is cached, fetched
-    /// (unless a fetch for `domain` was tried within the refetch interval).
+    /// (unless a fetch for `domain` was tried within the refetch interval). A
+    /// fetch already under way for `domain` is waited for, not repeated.
     pub async fn keys(
         &self,
         domain: &Domain,
         now_ms: u64,
     ) -> Result<Vec<ServerVerificationKey>, TransportError> {
-        let cached = self.cached(domain, now_ms);
+        Ok(self.keys_seen(domain, now_ms).await?.0)
+    }
+
+    /// Fetches `domain`'s keys again and replaces the cached ones (a key the
+    /// peer no longer serves is forgotten). If a fetch for `domain` is under
+    /// way, waits for it and returns its outcome instead of fetching again.
+    /// Returns `Ok(None)` without fetching if a fetch for `domain` was tried
+    /// within the refetch interval.
+    pub async fn refresh(
+        &self,
+        domain: &Domain,
+        now_ms: u64,
+    ) -> Result<Option<Vec<ServerVerificationKey>>, TransportError> {
+        let seen = self.cached_seen(domain, now_ms).1;
+        Ok(self
+            .refresh_since(domain, now_ms, seen)
+            .await?
+            .map(|(keys, _)| keys))
+    }
+
+    /// [`KeyCache::keys`], with the number of completed fetches its answer
+    /// reflects (for [`KeyCache::refresh_since`]).
+    pub(crate) async fn keys_seen(
+        &self,
+        domain: &Domain,
+        now_ms: u64,
+    ) -> Result<(Vec<ServerVerificationKey>, u64), TransportError> {
+        let (cached, seen) = self.cached_seen(domain, now_ms);
         if !cached.is_empty() {
-            return Ok(cached);
+            return Ok((cached, seen));
         }
-        match self.refresh(domain, now_ms).await? {
-            Some(keys) => Ok(keys),
+        match self.refresh_since(domain, now_ms, seen).await? {
+            Some(fetched) => Ok(fetched),
             None => Err(TransportError::KeysUnavailable {
                 domain: domain.clone(),
                 detail: lock(&self.entries)
@@ -212,8 +272,7 @@ impl KeyCache {
                     .and_then(|e| e.last_error.clone())
                     .unwrap_or_else(|| {
                         format!(
-                            "none is valid now, and they were fetched less than {} s ago \
-                             (or a fetch is under way)",
+                            "none is valid now, and they were fetched less than {} s ago",
                             self.config.min_refetch_interval_ms / 1000
                         )
                     }),
@@ -221,66 +280,128 @@ impl KeyCache {
         }
     }
 
-    /// Fetches `domain`'s keys again and replaces the cached ones (a key the
-    /// peer no longer serves is forgotten). Returns `Ok(None)` without fetching
-    /// if a fetch for `domain` was tried within the refetch interval.
-    pub async fn refresh(
+    /// [`KeyCache::refresh`] for a caller whose keys reflect `seen` completed
+    /// fetches (from [`KeyCache::keys_seen`]): if a fetch completed since,
+    /// even one that ended before this call, its outcome is the answer, so
+    /// that a caller whose keys went stale during a concurrent refetch is not
+    /// refused for the refetch interval.
+    pub(crate) async fn refresh_since(
         &self,
         domain: &Domain,
         now_ms: u64,
-    ) -> Result<Option<Vec<ServerVerificationKey>>, TransportError> {
-        {
-            let mut entries = lock(&self.entries);
-            if let Some(entry) = entries.get_mut(domain) {
-                if entry.last_attempt_ms.abs_diff(now_ms) < self.config.min_refetch_interval_ms {
-                    return Ok(None);
-                }
-                entry.last_attempt_ms = now_ms;
-            } else {
-                make_room(&mut entries, self.config.max_domains, |e| e.last_attempt_ms);
-                entries.insert(
-                    domain.clone(),
-                    KeyEntry {
-                        keys: Vec::new(),
-                        last_attempt_ms: now_ms,
-                        last_error: None,
-                    },
-                );
-            }
+        seen: u64,
+    ) -> Result<Option<(Vec<ServerVerificationKey>, u64)>, TransportError> {
+        let fetching = self.fetch_lock(domain, now_ms);
+        let _fetching = fetching.lock().await;
+        if let Some(outcome) = self.outcome_since(domain, seen, now_ms) {
+            return outcome.map(Some);
+        }
+        if !self.start_attempt(domain, now_ms) {
+            return Ok(None);
         }
         let fetched = self.fetch(domain, now_ms).await;
+        self.finish_attempt(domain, now_ms, fetched).map(Some)
+    }
+
+    /// The cached keys valid now and how many fetches of `domain` completed.
+    fn cached_seen(&self, domain: &Domain, now_ms: u64) -> (Vec<ServerVerificationKey>, u64) {
+        lock(&self.entries)
+            .get(domain)
+            .map(|e| (e.valid_keys(now_ms), e.fetches))
+            .unwrap_or_default()
+    }
+
+    /// The lock that `domain`'s fetches hold (making the entry if there is
+    /// none).
+    fn fetch_lock(&self, domain: &Domain, now_ms: u64) -> Arc<tokio::sync::Mutex<()>> {
         let mut entries = lock(&self.entries);
+        self.entry(&mut entries, domain, now_ms).fetching.clone()
+    }
+
+    /// `domain`'s entry, made (within the bound on domains) if missing.
+    fn entry<'a>(
+        &self,
+        entries: &'a mut HashMap<Domain, KeyEntry>,
+        domain: &Domain,
+        now_ms: u64,
+    ) -> &'a mut KeyEntry {
+        if !entries.contains_key(domain) {
+            make_room(entries, self.config.max_domains, |e| e.touched_ms);
+        }
+        entries
+            .entry(domain.clone())
+            .or_insert_with(|| KeyEntry::new(now_ms))
+    }
+
+    /// The outcome of the latest fetch, if one completed after the caller saw
+    /// `seen` completed fetches.
+    fn outcome_since(
+        &self,
+        domain: &Domain,
+        seen: u64,
+        now_ms: u64,
+    ) -> Option<Result<(Vec<ServerVerificationKey>, u64), TransportError>> {
+        let entries = lock(&self.entries);
+        let entry = entries.get(domain).filter(|e| e.fetches != seen)?;
+        Some(match &entry.last_error {
+            Some(detail) => Err(TransportError::KeysUnavailable {
+                domain: domain.clone(),
+                detail: detail.clone(),
+            }),
+            None => Ok((entry.valid_keys(now_ms), entry.fetches)),
+        })
+    }
+
+    /// Records an attempt to fetch at `now_ms`, unless one was made within the
+    /// refetch interval (then returns `false`).
+    fn start_attempt(&self, domain: &Domain, now_ms: u64) -> bool {
+        let mut entries = lock(&self.entries);
+        let entry = self.entry(&mut entries, domain, now_ms);
+        if entry
+            .last_attempt_ms
+            .is_some_and(|at| at.abs_diff(now_ms) < self.config.min_refetch_interval_ms)
+        {
+            return false;
+        }
+        entry.last_attempt_ms = Some(now_ms);
+        entry.touched_ms = now_ms;
+        true
+    }
+
+    /// Stores the outcome of a fetch and returns the keys valid now, with the
+    /// number of completed fetches.
+    fn finish_attempt(
+        &self,
+        domain: &Domain,
+        now_ms: u64,
+        fetched: Result<Vec<ServerVerificationKey>, String>,
+    ) -> Result<(Vec<ServerVerificationKey>, u64), TransportError> {
+        let fetched = fetched.map(|keys| valid(&keys, now_ms));
+        let outcome = match &fetched {
+            Ok(keys) if keys.is_empty() => Err("it serves no key valid now".to_string()),
+            Ok(keys) => Ok(keys.clone()),
+            Err(detail) => Err(detail.clone()),
+        };
         // The entry may have been evicted meanwhile; the answer is used anyway.
-        let entry = entries.get_mut(domain);
-        match fetched {
-            Ok(keys) => {
-                let now_s = now_ms / 1000;
-                let keys: Vec<_> = keys
-                    .into_iter()
-                    .filter(|k| now_s <= k.not_after())
-                    .collect();
-                if let Some(entry) = entry {
-                    entry.keys = keys.clone();
-                    entry.last_error = None;
-                }
-                if keys.is_empty() {
-                    return Err(TransportError::KeysUnavailable {
-                        domain: domain.clone(),
-                        detail: "it serves no key valid now".into(),
-                    });
-                }
-                Ok(Some(keys))
-            }
-            Err(detail) => {
-                if let Some(entry) = entry {
-                    entry.last_error = Some(detail.clone());
-                }
-                Err(TransportError::KeysUnavailable {
-                    domain: domain.clone(),
-                    detail,
-                })
+        let mut fetches = 0;
+        if let Some(entry) = lock(&self.entries).get_mut(domain) {
+            entry.fetches += 1;
+            fetches = entry.fetches;
+            entry.last_error = outcome.as_ref().err().cloned();
+            // What the peer serves replaces what we had (a key it no longer
+            // serves is forgotten); a failed fetch forgets nothing: the peer
+            // may be unreachable for a moment, and whoever made us refetch
+            // (with a bad signature) must not be able to wipe its keys.
+            if let Ok(keys) = fetched {
+                entry.keys = keys;
             }
         }
+        outcome
+            .map(|keys| (keys, fetches))
+            .map_err(|detail| TransportError::KeysUnavailable {
+                domain: domain.clone(),
+                detail,
+            })
     }
 
     async fn fetch(

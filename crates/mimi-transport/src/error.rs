@@ -1,7 +1,9 @@
 //! Everything that can go wrong between two providers, and the one place where it
-//! becomes an HTTP status ([`TransportError::status`], used by `IntoResponse`).
+//! becomes an HTTP answer: a status ([`TransportError::status`]) and an RFC 9457
+//! problem document ([`problem_response`], docs/wire-spec.md §10).
 
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mimi_identifiers::Domain;
 use mimi_storage::StorageError;
@@ -108,6 +110,56 @@ impl TransportError {
     }
 }
 
+impl TransportError {
+    /// The problem type of this error: the `<kind>` of
+    /// `urn:mimi:problem:<kind>` (docs/wire-spec.md §10 lists them).
+    pub fn problem_kind(&self) -> &'static str {
+        match self {
+            TransportError::Wire(e) => wire_kind(e),
+            TransportError::WrongContentType { .. } => "wrong-content-type",
+            TransportError::BodyTooLarge { .. } => "body-too-large",
+            TransportError::BodyUnreadable { .. } => "body-unreadable",
+            TransportError::WrongEndpoint { .. } => "wrong-endpoint",
+            TransportError::Replay { .. } => "replay",
+            TransportError::RateLimited { .. } => "rate-limited",
+            TransportError::KeysUnavailable { .. } => "keys-unavailable",
+            TransportError::DiscoveryFailed { .. } => "discovery-failed",
+            TransportError::Request { .. } => "request-failed",
+            TransportError::Storage(_) => "storage-failed",
+        }
+    }
+}
+
+/// One problem type per way a message fails the wire checks; what only our
+/// own side can get wrong (signing, randomness) is one `internal-error`.
+fn wire_kind(e: &WireError) -> &'static str {
+    match e {
+        WireError::TooLong { .. } => "too-long",
+        WireError::Truncated { .. } => "truncated",
+        WireError::TrailingBytes { .. } => "trailing-bytes",
+        WireError::Malformed { .. } => "malformed",
+        WireError::UnsupportedVersion { .. } => "unsupported-version",
+        WireError::UnsupportedSignatureScheme { .. } => "unsupported-signature-scheme",
+        WireError::UnknownEventType { .. } => "unknown-event-type",
+        WireError::InvalidEventType { .. } => "invalid-event-type",
+        WireError::WrongRecipient { .. } => "wrong-recipient",
+        WireError::InvalidDomain { .. } => "invalid-domain",
+        WireError::InvalidPublicKey { .. } => "invalid-public-key",
+        WireError::KeyNotYetValid { .. } => "key-not-yet-valid",
+        WireError::KeyExpired { .. } => "key-expired",
+        WireError::BadSignature { .. } => "bad-signature",
+        WireError::StaleEvent { .. } => "stale-event",
+        WireError::FutureEvent { .. } => "future-event",
+        WireError::UnknownSenderKey { .. } => "keys-unavailable",
+        WireError::InvalidSigningKey { .. }
+        | WireError::Encode { .. }
+        | WireError::Random
+        | WireError::Signing => "internal-error",
+        // A variant newer than this list: its status says whose fault it is.
+        _ => "invalid-message",
+    }
+}
+
 /// Decoding problems are 400, refusals of an authentic-looking message 403.
 fn wire_status(e: &WireError) -> StatusCode {
     match e {
@@ -122,14 +174,71 @@ fn wire_status(e: &WireError) -> StatusCode {
         | WireError::FutureEvent { .. } => StatusCode::FORBIDDEN,
         // No key at all after a fetch: we could not get the sender's keys.
         WireError::UnknownSenderKey { .. } => StatusCode::BAD_GATEWAY,
-        WireError::Random | WireError::Signing | WireError::Encode { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        // Only our own side makes these (our key, our encoding, our RNG).
+        WireError::Random
+        | WireError::Signing
+        | WireError::Encode { .. }
+        | WireError::InvalidSigningKey { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }
 
+/// The media type of RFC 9457 problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The prefix of our problem types: `urn:mimi:problem:<kind>`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:mimi:problem:";
+
+/// An error answer as an RFC 9457 problem document
+/// (`application/problem+json`):
+///
+/// ```json
+/// { "type": "urn:mimi:problem:<kind>", "title": "<Kind in words>",
+///   "status": <status>, "detail": "<detail>" }
+/// ```
+///
+/// `kind` is a lower-case kebab-case name (`not-implemented`), fixed per
+/// kind of problem; the title is derived from it (`Not implemented`), so it
+/// is the same for every occurrence as RFC 9457 §3.1.3 wants. `detail` says
+/// what was wrong with this request and what to do; it must hold nothing
+/// the peer should not see (log internal details instead).
+pub fn problem_response(status: StatusCode, kind: &str, detail: String) -> Response {
+    debug_assert!(
+        !kind.is_empty()
+            && kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+        "problem kinds are lower-case kebab-case: {kind:?}"
+    );
+    let body = serde_json::json!({
+        "type": format!("{PROBLEM_TYPE_PREFIX}{kind}"),
+        "title": problem_title(kind),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `not-implemented` → `Not implemented`.
+pub(crate) fn problem_title(kind: &str) -> String {
+    let words = kind.replace('-', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
 impl IntoResponse for TransportError {
+    /// The status of [`TransportError::status`] and a problem document of
+    /// type [`TransportError::problem_kind`] whose detail is the error's
+    /// message (a database failure is logged, not detailed to the peer),
+    /// with `Retry-After` on 429.
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
@@ -137,32 +246,25 @@ impl IntoResponse for TransportError {
         } else {
             tracing::debug!(error = %self, "S2S request refused");
         }
-        // Internal details (database errors) are logged above, not sent to the peer.
-        let body = match &self {
+        let detail = match &self {
             TransportError::Storage(_) => {
                 "the receiver could not record the event; nothing was accepted, retry later"
                     .to_string()
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "text/plain; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response();
+        let mut response = problem_response(status, self.problem_kind(), detail);
         if let TransportError::RateLimited {
             retry_after_secs, ..
         } = &self
         {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(*retry_after_secs),
-            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }
 }
+
+#[cfg(test)]
+mod tests;

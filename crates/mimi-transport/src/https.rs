@@ -49,8 +49,16 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The remote address of the connection a request came on: [`serve_tls`]
+/// puts it in every request's extensions (`axum::Extension<PeerAddr>`), for
+/// logging and per-address limits. It identifies a connection, not a peer:
+/// a peer's identity is an [`crate::AuthenticatedPeer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// Serves `app` over TLS on `listener` until `shutdown` completes. Each
 /// connection runs in its own task, so a slow handshake delays no one else.
+/// Every request carries its connection's [`PeerAddr`] as an extension.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -72,7 +80,7 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let acceptor = acceptor.clone();
-        let app = app.clone();
+        let app = app.clone().layer(axum::Extension(PeerAddr(peer)));
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,

@@ -114,11 +114,11 @@ async fn signature_key(State(served): State<ServedKeys>) -> Response {
         Ok(bytes) => ([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode our own signature keys");
-            (
+            crate::error::problem_response(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "the server's signature keys cannot be encoded; retry later",
+                "internal-error",
+                "the server's signature keys cannot be encoded; retry later".to_string(),
             )
-                .into_response()
         }
     }
 }

@@ -9,10 +9,10 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use mimi_identifiers::Domain;
-use mimi_storage::ReplayStore;
+use mimi_storage::{EventRecord, ReplayStore};
 use mimi_wire::{
-    DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_MAX_MESSAGE_LEN, EventEnvelope, EventKind,
-    ServerVerificationKey, VerifiedS2SMessage, WireError, check_incoming,
+    DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_MAX_MESSAGE_LEN, EventEnvelope, EventKind, MESSAGE_ID_LEN,
+    ReplayKey, ServerVerificationKey, VerifiedS2SMessage, WireError, check_incoming,
 };
 
 use crate::cache::KeyCache;
@@ -228,7 +228,8 @@ fn is_key_failure(e: &WireError) -> bool {
     )
 }
 
-type Checked = (VerifiedS2SMessage, EventEnvelope);
+/// What the checks produce: the verified message and its envelope.
+pub type Checked = (VerifiedS2SMessage, EventEnvelope);
 
 /// Runs `check_incoming` under each key in turn. `Err(Ok(e))` is a failure no
 /// other key can fix (returned as is); `Err(Err(e))` means no key verified.
@@ -267,19 +268,119 @@ fn try_keys(
     })))
 }
 
+/// What the replay table must hold for an accepted event: its
+/// [`ReplayKey`] (the authenticated sender and the envelope's message ID)
+/// and how long to keep it: the envelope's creation time plus the freshness
+/// window, after which the freshness check refuses the event anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRecord {
+    key: ReplayKey,
+    expires_at_ms: u64,
+}
+
+impl ReplayRecord {
+    pub fn key(&self) -> &ReplayKey {
+        &self.key
+    }
+
+    pub fn sender(&self) -> &Domain {
+        self.key.sender()
+    }
+
+    pub fn message_id(&self) -> &[u8; MESSAGE_ID_LEN] {
+        self.key.message_id()
+    }
+
+    pub fn expires_at_ms(&self) -> u64 {
+        self.expires_at_ms
+    }
+
+    /// The record to store with the event's effect, e.g. through
+    /// `mimi_storage::QueueStore::deliver`.
+    pub fn event_record(&self) -> EventRecord<'_> {
+        EventRecord {
+            sender: self.sender().as_str(),
+            message_id: *self.message_id(),
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
+
+    /// The error a replay of this event is answered with (409), for a
+    /// caller whose transaction found the event recorded already.
+    pub fn replay_error(&self) -> TransportError {
+        TransportError::Replay {
+            sender: self.sender().clone(),
+            message_id: hex(self.message_id()),
+        }
+    }
+
+    /// Records the event in `replay` on its own, or refuses it as a
+    /// [`TransportError::Replay`] if it was recorded before.
+    pub async fn remember(&self, replay: &impl ReplayStore) -> Result<(), TransportError> {
+        if replay
+            .remember(
+                self.sender().as_str(),
+                *self.message_id(),
+                self.expires_at_ms,
+            )
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(self.replay_error())
+        }
+    }
+}
+
+/// An event that passed every check of [`receive`] but is not recorded in
+/// the replay table yet: the caller **must** record [`Unrecorded::replay_record`]
+/// in the same transaction as the event's effect (for `/deliver_message`,
+/// `mimi_storage::QueueStore::deliver`), and refuse the event as a replay
+/// if it was recorded before ([`ReplayRecord::replay_error`]). Recording it
+/// separately, before or after the effect, would lose the event on a crash
+/// in between, or apply it twice.
+#[derive(Debug)]
+#[must_use = "record the replay key in the transaction of the event's effect"]
+pub struct Unrecorded {
+    authenticated: Authenticated<Checked>,
+    replay: ReplayRecord,
+}
+
+impl Unrecorded {
+    pub fn peer(&self) -> &AuthenticatedPeer {
+        self.authenticated.peer()
+    }
+
+    pub fn message(&self) -> &VerifiedS2SMessage {
+        &self.authenticated.value().0
+    }
+
+    pub fn envelope(&self) -> &EventEnvelope {
+        &self.authenticated.value().1
+    }
+
+    pub fn replay_record(&self) -> &ReplayRecord {
+        &self.replay
+    }
+
+    /// Shorthand for `replay_record().expires_at_ms()`.
+    pub fn expires_at_ms(&self) -> u64 {
+        self.replay.expires_at_ms
+    }
+
+    pub fn into_parts(self) -> (Authenticated<Checked>, ReplayRecord) {
+        (self.authenticated, self.replay)
+    }
+}
+
 /// Checks a request body posted to the endpoint of `expected` and records it as
 /// seen; returns the message, its envelope and the authenticated sender.
 ///
-/// In order: [`check_incoming`]'s key-less checks (decoding, version, recipient,
-/// sender domain), so that nothing we would refuse anyway makes us fetch keys;
-/// the sender's keys from `keys` (fetched if none is cached); the signature under
-/// each key, and once more after one refetch if none verifies (rate limited per
-/// domain by the cache); envelope and freshness; the sender's rate limits in
-/// `limiter` for the endpoint of `expected` (only once the signature verified,
-/// so that no one spends another domain's budget; refused with
-/// [`TransportError::RateLimited`]); the event type; and last the replay
-/// table, so that a refused message leaves no row. A replay is refused with
-/// [`TransportError::Replay`]. `now_ms` is Unix milliseconds.
+/// This is [`receive_unrecorded`] followed by [`ReplayRecord::remember`]: the
+/// replay table comes last, so that a refused message leaves no row. A
+/// replay is refused with [`TransportError::Replay`]. Use it for events whose
+/// effect needs no transaction of its own; `/deliver_message` records the
+/// event with its enqueues instead ([`receive_unrecorded`]).
 pub async fn receive(
     bytes: &[u8],
     expected: EventKind,
@@ -289,6 +390,33 @@ pub async fn receive(
     replay: &impl ReplayStore,
     now_ms: u64,
 ) -> Result<Authenticated<Checked>, TransportError> {
+    let unrecorded = receive_unrecorded(bytes, expected, config, limiter, keys, now_ms).await?;
+    unrecorded.replay.remember(replay).await?;
+    Ok(unrecorded.authenticated)
+}
+
+/// Every check of [`receive`] except the replay table; returns the event and
+/// the [`ReplayRecord`] that the caller MUST record in the same transaction as
+/// the event's effect (see [`Unrecorded`]).
+///
+/// In order: [`check_incoming`]'s key-less checks (decoding, version, recipient,
+/// sender domain), so that nothing we would refuse anyway makes us fetch keys;
+/// the sender's keys from `keys` (fetched if none is cached; concurrent first
+/// contacts share one fetch); the signature under each key, and once more
+/// after one refetch if none verifies (rate limited per domain by the cache);
+/// envelope and freshness; the sender's rate limits in `limiter` for the
+/// endpoint of `expected` (only once the signature verified, so that no one
+/// spends another domain's budget; refused with
+/// [`TransportError::RateLimited`]); and the event type. `now_ms` is Unix
+/// milliseconds.
+pub async fn receive_unrecorded(
+    bytes: &[u8],
+    expected: EventKind,
+    config: &Config,
+    limiter: &RateLimiter,
+    keys: &KeyCache,
+    now_ms: u64,
+) -> Result<Unrecorded, TransportError> {
     let sender = match check_incoming(
         bytes,
         &config.me,
@@ -302,15 +430,16 @@ pub async fn receive(
         // Not reachable with a lookup that knows no key; verified below anyway.
         Ok((message, _)) => message.sender().clone(),
     };
-    let cached = keys.keys(&sender, now_ms).await?;
+    let (cached, seen) = keys.keys_seen(&sender, now_ms).await?;
     let (message, envelope) = match try_keys(bytes, config, &sender, &cached, now_ms) {
         Ok(checked) => checked,
         Err(Ok(e)) => return Err(e.into()),
         Err(Err(key_failure)) => {
-            // The sender may have rotated to a key we have not seen yet.
-            match keys.refresh(&sender, now_ms).await? {
+            // The sender may have rotated to a key we have not seen yet (or
+            // a concurrent request already refetched it).
+            match keys.refresh_since(&sender, now_ms, seen).await? {
                 None => return Err(key_failure.into()),
-                Some(fresh) => match try_keys(bytes, config, &sender, &fresh, now_ms) {
+                Some((fresh, _)) => match try_keys(bytes, config, &sender, &fresh, now_ms) {
                     Ok(checked) => checked,
                     Err(Ok(e) | Err(e)) => return Err(e.into()),
                 },
@@ -325,19 +454,16 @@ pub async fn receive(
             expected: expected.to_string(),
         });
     }
-    let expires_at_ms = envelope.created_at_ms().saturating_add(config.skew_ms);
-    if !replay
-        .remember(sender.as_str(), *envelope.message_id(), expires_at_ms)
-        .await?
-    {
-        return Err(TransportError::Replay {
-            sender,
-            message_id: hex(envelope.message_id()),
-        });
-    }
-    Ok(Authenticated {
-        peer: AuthenticatedPeer { domain: sender },
-        value: (message, envelope),
+    let replay = ReplayRecord {
+        key: ReplayKey::of(&message, &envelope),
+        expires_at_ms: envelope.created_at_ms().saturating_add(config.skew_ms),
+    };
+    Ok(Unrecorded {
+        authenticated: Authenticated {
+            peer: AuthenticatedPeer { domain: sender },
+            value: (message, envelope),
+        },
+        replay,
     })
 }
 

@@ -33,7 +33,58 @@ pub enum WireError {
     )]
     Malformed { what: &'static str, detail: String },
 
+    // --- Fields of the provider's request and response structures. ---
+    #[error(
+        "{field} is {len} bytes; at most {max} are accepted: send a smaller value \
+         (docs/wire-spec.md gives every field's bound)"
+    )]
+    FieldTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{field} is empty: it must hold at least one byte or element")]
+    EmptyField { field: &'static str },
+    #[error(
+        "{field} has more than {max} elements: send at most {max} (split larger \
+         batches into several requests)"
+    )]
+    TooMany { field: &'static str, max: usize },
+    #[error(
+        "{field} is {value}, outside the accepted range {min} to {max}: send a value \
+         within it"
+    )]
+    OutOfRange {
+        field: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error(
+        "{field} \"{value}\" is refused ({reason}): send the identifier in the canonical \
+         form docs/wire-spec.md gives (e.g. \"mimi://a.example/u/alice\", \
+         \"mimi://a.example/d/alice/laptop\", \"@alice\")"
+    )]
+    InvalidIdentifier {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "the request is for operation \"{found}\" but was sent to the endpoint of \
+         \"{expected}\": POST each request to its own operation's path"
+    )]
+    WrongOperation {
+        expected: &'static str,
+        found: &'static str,
+    },
+
     // --- Incompatible: a version, scheme or event type we do not implement. ---
+    #[error(
+        "{field} is {value}, which is reserved or unknown to this side: send one of the \
+         values docs/wire-spec.md lists for it (a newer peer may know more)"
+    )]
+    UnknownValue { field: &'static str, value: u64 },
     #[error(
         "protocol version {version} is not supported: this server speaks mimi10 (1) only; \
          send a mimi10 S2SMessage"
@@ -131,6 +182,14 @@ pub enum WireError {
          send a smaller payload"
     )]
     Encode { what: &'static str, detail: String },
+    #[error(
+        "refusing to encode {what}: {reason}; the receiver would refuse it (a bug in \
+         the sender: build it within the bounds of docs/wire-spec.md)"
+    )]
+    Unencodable {
+        what: &'static str,
+        reason: Box<WireError>,
+    },
     #[error("the system random number generator failed: check the OS entropy source, then retry")]
     Random,
     #[error("Ed25519 signing failed in aws-lc: retry; if it persists, reload the signing key")]
@@ -167,14 +226,22 @@ impl WireError {
             | WireError::KeyExpired { .. }
             | WireError::BadSignature { .. }
             | WireError::StaleEvent { .. }
-            | WireError::FutureEvent { .. } => Fault::Peer,
-            WireError::UnsupportedVersion { .. }
+            | WireError::FutureEvent { .. }
+            | WireError::FieldTooLong { .. }
+            | WireError::EmptyField { .. }
+            | WireError::TooMany { .. }
+            | WireError::OutOfRange { .. }
+            | WireError::InvalidIdentifier { .. }
+            | WireError::WrongOperation { .. } => Fault::Peer,
+            WireError::UnknownValue { .. }
+            | WireError::UnsupportedVersion { .. }
             | WireError::UnsupportedSignatureScheme { .. }
             | WireError::UnknownEventType { .. } => Fault::Incompatible,
             WireError::UnknownSenderKey { .. }
             | WireError::InvalidEventType { .. }
             | WireError::InvalidSigningKey { .. }
             | WireError::Encode { .. }
+            | WireError::Unencodable { .. }
             | WireError::Random
             | WireError::Signing => Fault::Local,
         }

@@ -6,7 +6,9 @@
 //! event per server-to-server endpoint of §5.2-5.9, the event name being the
 //! endpoint's path with `_` written `-`, under the service that serves it: the
 //! delivery service for `DSRequest`s and KeyPackage retrieval, the queueing service
-//! for `QueueingServiceRequest`s. This table is the only place the strings exist.
+//! for `QueueingServiceRequest`s. One more, `mimi.discovery.key-query`, carries a
+//! signed key-discovery query (docs/key-discovery.md). This table is the only
+//! place the strings exist.
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,10 +37,14 @@ pub enum EventKind {
     ConnectionKeyPackages,
     /// §5.9 Group KeyPackage Retrieval (`POST /group_key_packages`).
     GroupKeyPackages,
+    /// Key-material discovery by a searcher that proves its domain
+    /// (`POST /.well-known/mimi/keys`, draft-mahy-mimi-identity "Discovery of
+    /// Keying Material"; docs/key-discovery.md). The body is the query string.
+    KeyQuery,
 }
 
 /// (kind, registry string, endpoint path): the single table.
-const TABLE: [(EventKind, &str, &str); 7] = [
+const TABLE: [(EventKind, &str, &str); 8] = [
     (
         EventKind::GroupOperation,
         "mimi.delivery-service.group-operation",
@@ -74,11 +80,16 @@ const TABLE: [(EventKind, &str, &str); 7] = [
         "mimi.delivery-service.group-key-packages",
         "/group_key_packages",
     ),
+    (
+        EventKind::KeyQuery,
+        "mimi.discovery.key-query",
+        "/.well-known/mimi/keys",
+    ),
 ];
 
 impl EventKind {
     /// Every kind, in the draft's section order.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::GroupOperation,
         EventKind::WelcomeInformation,
         EventKind::ExternalCommitInformation,
@@ -86,6 +97,7 @@ impl EventKind {
         EventKind::DeliverMessage,
         EventKind::ConnectionKeyPackages,
         EventKind::GroupKeyPackages,
+        EventKind::KeyQuery,
     ];
 
     fn row(self) -> &'static (EventKind, &'static str, &'static str) {

@@ -13,5 +13,11 @@
 /// `version`, `sender_domain`, `recipient_domain` and `event`, serialized in order.
 pub const S2S_MESSAGE: &str = "MIMI 1.0 S2SMessage";
 
+/// Label of a device's signature over a
+/// [`ClientRequestTbs`](crate::client_api::ClientRequestTbs), made with its MLS
+/// signature key. MLS's own labels all begin `"MLS 1.0 "`, so nothing an MLS
+/// client signs can pass for a client request, nor the reverse.
+pub const CLIENT_REQUEST: &str = "MIMI 1.0 ClientRequest";
+
 /// Every label defined here; tests check that they are distinct.
-pub const ALL: &[&str] = &[S2S_MESSAGE];
+pub const ALL: &[&str] = &[S2S_MESSAGE, CLIENT_REQUEST];

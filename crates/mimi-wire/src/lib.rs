@@ -13,6 +13,16 @@
 //!   `event_payload`, leaving `S2SMessage` as the draft has it.
 //! - [`check_incoming`]: every check a receiver makes, in order, each failure its
 //!   own [`WireError`].
+//! - [`qs`], [`kps`]: the bodies of the provider-to-provider endpoints
+//!   (`/deliver_message`, `/connection_request`, `/group_key_packages`,
+//!   `/connection_key_packages`), carried in an [`EventEnvelope`].
+//! - [`client_api`]: the signed requests a device sends its own provider
+//!   (`/client/v1/<operation>`), and the responses.
+//!
+//! Every structure of [`qs`], [`kps`] and [`client_api`] (re-exported here) has a
+//! `decode` that takes exactly one structure within its bounds, naming the field
+//! it refuses, and an `encode` that refuses ([`WireError::Unencodable`]) what
+//! `decode` would refuse, so that nothing is sent that a receiver must refuse.
 //!
 //! The exact bytes are specified in `docs/wire-spec.md`; decisions where the draft
 //! is silent are in `docs/draft-divergences.md`.
@@ -46,15 +56,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client_api;
 mod envelope;
 mod error;
 mod event_kind;
 mod framing;
+mod ids;
 mod incoming;
+pub mod kps;
 pub mod labels;
+pub mod qs;
 mod queue;
+mod reader;
 mod signature;
 
+pub use client_api::{
+    AckRequest, AckResponse, CLIENT_REQUEST_OVERHEAD, ClientOperation, ClientRequest,
+    ClientRequestBody, ClientRequestTbs, FetchRequest, FetchResponse, KeyPackageCountRequest,
+    KeyPackageCountResponse, LISTEN_HEADER, ListenRequest, MAX_CERTIFICATE_LEN, MAX_CERTIFICATES,
+    MAX_CLIENT_REQUEST_LEN, MAX_CRLS, MAX_CRLS_LEN, MAX_FETCH_LIMIT, MAX_FETCH_RESPONSE_LEN,
+    MAX_KEY_PACKAGES_PER_UPLOAD, MAX_LISTEN_HEADER_LEN, MAX_REGISTER_REQUEST_LEN,
+    MAX_SIGNATURE_LEN, QueuedMessage, REQUEST_ID_LEN, RegisterRequest, RegisterResponse,
+    UploadKeyPackagesRequest, UploadKeyPackagesResponse,
+};
 pub use envelope::{
     DEFAULT_FRESHNESS_WINDOW_MS, EventEnvelope, MESSAGE_ID_LEN, ReplayKey, check_freshness,
 };
@@ -63,7 +87,16 @@ pub use event_kind::EventKind;
 pub use framing::{
     DEFAULT_MAX_MESSAGE_LEN, Event, EventType, MAX_EVENT_TYPE_LEN, ProtocolVersion, S2SMessage,
 };
+pub use ids::{MAX_HANDLE_LEN, MAX_ID_LEN};
 pub use incoming::check_incoming;
+pub use kps::{
+    ClientKeyPackage, ConnectionKeyPackageRequest, GroupKeyPackageRequest, GroupKeyPackageResponse,
+    MAX_CLIENT_KEY_PACKAGES, MAX_CONNECTION_TOKEN_LEN, MAX_KEY_PACKAGE_LEN,
+};
+pub use qs::{
+    DeliverMessageRequest, DeliverMessageResponse, MAX_RECIPIENTS, QueueingServiceRequest,
+    QueueingServiceRequestType, QueueingServiceResponse, RecipientStatus,
+};
 pub use queue::{
     HpkeCiphertext, MAX_HPKE_CIPHERTEXT_LEN, MAX_QUEUE_KEY_LEN, QUEUE_ID_LEN, QueueEncryptionKey,
 };

@@ -7,10 +7,11 @@
 //! two rooms can link a client by it; the hub hands the ciphertext back to the
 //! client's provider on fan-out (`/deliver_message`), which decrypts it and routes.
 
-use tls_codec::{TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
+use tls_codec::{Size, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
 
 use crate::error::WireError;
 use crate::framing::decode_exact;
+use crate::reader::{Reader, check_field_len};
 
 /// Length of a queue ID: 16 random bytes chosen by the client's provider.
 pub const QUEUE_ID_LEN: usize = 16;
@@ -43,6 +44,22 @@ impl HpkeCiphertext {
             kem_output: kem_output.into(),
             ciphertext: ciphertext.into(),
         }
+    }
+
+    /// Reads one ciphertext as an element of `field`, refusing one whose encoding
+    /// exceeds [`MAX_HPKE_CIPHERTEXT_LEN`].
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        field: &'static str,
+    ) -> Result<HpkeCiphertext, WireError> {
+        let kem_output = r.opaque(field, 0, MAX_HPKE_CIPHERTEXT_LEN)?;
+        let ciphertext = r.opaque(field, 0, MAX_HPKE_CIPHERTEXT_LEN)?;
+        let c = HpkeCiphertext {
+            kem_output,
+            ciphertext,
+        };
+        check_field_len(field, c.tls_serialized_len(), 0, MAX_HPKE_CIPHERTEXT_LEN)?;
+        Ok(c)
     }
 
     /// Decodes exactly one ciphertext of at most [`MAX_HPKE_CIPHERTEXT_LEN`] bytes.
@@ -82,6 +99,22 @@ pub struct QueueEncryptionKey {
 
 impl QueueEncryptionKey {
     const NAME: &'static str = "QueueEncryptionKey";
+
+    /// Reads one key as the field `field`, refusing one whose encoding exceeds
+    /// [`MAX_QUEUE_KEY_LEN`] or whose public key is empty.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        field: &'static str,
+    ) -> Result<QueueEncryptionKey, WireError> {
+        let key = QueueEncryptionKey {
+            kem_id: r.u16()?,
+            kdf_id: r.u16()?,
+            aead_id: r.u16()?,
+            public_key: r.opaque(field, 1, MAX_QUEUE_KEY_LEN)?,
+        };
+        check_field_len(field, key.tls_serialized_len(), 1, MAX_QUEUE_KEY_LEN)?;
+        Ok(key)
+    }
 
     /// Decodes exactly one key of at most [`MAX_QUEUE_KEY_LEN`] bytes.
     pub fn decode(bytes: &[u8]) -> Result<QueueEncryptionKey, WireError> {

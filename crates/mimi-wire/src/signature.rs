@@ -222,7 +222,7 @@ impl fmt::Debug for HexBytes<'_> {
 
 /// `struct { opaque label<V>; opaque content<V>; } SignContent;`, serialized: the
 /// exact input of the signature algorithm.
-fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, WireError> {
+pub(crate) fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, WireError> {
     let label = VLByteSlice(label.as_bytes());
     let content = VLByteSlice(content);
     let mut out = Vec::with_capacity(label.tls_serialized_len() + content.tls_serialized_len());

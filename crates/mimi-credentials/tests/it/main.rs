@@ -1,6 +1,7 @@
 //! Tests of mimi-credentials through its public API.
 
 mod csr;
+mod keys;
 mod mimi_rules;
 mod openssl;
 mod parse_fuzz;

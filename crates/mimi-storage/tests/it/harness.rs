@@ -43,6 +43,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
         storage: &Self::Storage,
         sql: &'static str,
     ) -> impl Future<Output = ()> + Send;
+
+    /// The one of two spellings of a statement that this back end needs.
+    fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str;
+
+    /// The back end's `close`.
+    fn close(storage: &Self::Storage) -> impl Future<Output = ()> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +80,14 @@ impl Backend for Sqlite {
     async fn execute(&self, storage: &SqliteStorage, sql: &'static str) {
         sqlx::raw_sql(sql).execute(storage.pool()).await.unwrap();
     }
+
+    fn pick(sqlite: &'static str, _: &'static str) -> &'static str {
+        sqlite
+    }
+
+    async fn close(storage: &SqliteStorage) {
+        storage.close().await;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +111,14 @@ impl Backend for Postgres {
 
     async fn execute(&self, storage: &PostgresStorage, sql: &'static str) {
         sqlx::raw_sql(sql).execute(storage.pool()).await.unwrap();
+    }
+
+    fn pick(_: &'static str, postgres: &'static str) -> &'static str {
+        postgres
+    }
+
+    async fn close(storage: &PostgresStorage) {
+        storage.close().await;
     }
 }
 

@@ -8,26 +8,30 @@ use mimi_storage::{KeyPackageStore, MAX_KEY_PACKAGE_LEN, MAX_KP_REF_LEN, Storage
 use crate::harness::{Backend, both_backends};
 
 const ALICE: &str = "alice@a.example";
+/// MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 (RFC 9420 §17.1).
+const SUITE: u16 = 1;
+/// MLS_128_DHKEMP256_AES128GCM_SHA256_P256.
+const OTHER_SUITE: u16 = 2;
 
 async fn one_time_key_packages_go_once_then_the_last_resort_is_reused<T: Backend>(backend: T) {
     let s = backend.open().await;
-    s.upload(ALICE, "phone", b"ref-p1", b"kp-p1", false)
+    s.upload(ALICE, "phone", b"ref-p1", SUITE, b"kp-p1", false)
         .await
         .unwrap();
-    s.upload(ALICE, "phone", b"ref-plr", b"kp-plr", true)
+    s.upload(ALICE, "phone", b"ref-plr", SUITE, b"kp-plr", true)
         .await
         .unwrap();
-    s.upload(ALICE, "phone", b"ref-p2", b"kp-p2", false)
+    s.upload(ALICE, "phone", b"ref-p2", SUITE, b"kp-p2", false)
         .await
         .unwrap();
-    s.upload(ALICE, "laptop", b"ref-l1", b"kp-l1", false)
+    s.upload(ALICE, "laptop", b"ref-l1", SUITE, b"kp-l1", false)
         .await
         .unwrap();
-    s.upload("bob@a.example", "phone", b"ref-b1", b"kp-b1", false)
+    s.upload("bob@a.example", "phone", b"ref-b1", SUITE, b"kp-b1", false)
         .await
         .unwrap();
-    assert_eq!(s.count(ALICE, "phone").await.unwrap(), 2);
-    assert_eq!(s.count(ALICE, "laptop").await.unwrap(), 1);
+    assert_eq!(s.count(ALICE, "phone", SUITE).await.unwrap(), 2);
+    assert_eq!(s.count(ALICE, "laptop", SUITE).await.unwrap(), 1);
 
     let claim = |v: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
         v.iter()
@@ -36,15 +40,18 @@ async fn one_time_key_packages_go_once_then_the_last_resort_is_reused<T: Backend
     };
     // One per client, ordered by client, oldest first.
     assert_eq!(
-        s.claim(ALICE).await.unwrap(),
+        s.claim(ALICE, SUITE).await.unwrap(),
         claim(&[("laptop", b"kp-l1"), ("phone", b"kp-p1")])
     );
     // The laptop has nothing left and no last resort: it is left out.
-    assert_eq!(s.claim(ALICE).await.unwrap(), claim(&[("phone", b"kp-p2")]));
-    assert_eq!(s.count(ALICE, "phone").await.unwrap(), 0);
+    assert_eq!(
+        s.claim(ALICE, SUITE).await.unwrap(),
+        claim(&[("phone", b"kp-p2")])
+    );
+    assert_eq!(s.count(ALICE, "phone", SUITE).await.unwrap(), 0);
     for _ in 0..3 {
         assert_eq!(
-            s.claim(ALICE).await.unwrap(),
+            s.claim(ALICE, SUITE).await.unwrap(),
             claim(&[("phone", b"kp-plr")])
         );
     }
@@ -54,32 +61,32 @@ async fn one_time_key_packages_go_once_then_the_last_resort_is_reused<T: Backend
         "the last resort and Bob's"
     );
     // Other users' KeyPackages were not touched.
-    assert_eq!(s.count("bob@a.example", "phone").await.unwrap(), 1);
-    assert_eq!(s.claim("nobody@a.example").await.unwrap(), vec![]);
+    assert_eq!(s.count("bob@a.example", "phone", SUITE).await.unwrap(), 1);
+    assert_eq!(s.claim("nobody@a.example", SUITE).await.unwrap(), vec![]);
 }
 
 async fn a_new_last_resort_key_package_replaces_the_old_one<T: Backend>(backend: T) {
     let s = backend.open().await;
-    s.upload(ALICE, "phone", b"ref-lr1", b"kp-lr1", true)
+    s.upload(ALICE, "phone", b"ref-lr1", SUITE, b"kp-lr1", true)
         .await
         .unwrap();
-    s.upload(ALICE, "phone", b"ref-lr2", b"kp-lr2", true)
+    s.upload(ALICE, "phone", b"ref-lr2", SUITE, b"kp-lr2", true)
         .await
         .unwrap();
     assert_eq!(backend.rows(&s, "key_packages").await, 1);
     assert_eq!(
-        s.claim(ALICE).await.unwrap(),
+        s.claim(ALICE, SUITE).await.unwrap(),
         vec![("phone".to_string(), b"kp-lr2".to_vec())]
     );
-    assert_eq!(s.count(ALICE, "phone").await.unwrap(), 0);
+    assert_eq!(s.count(ALICE, "phone", SUITE).await.unwrap(), 0);
 }
 
 async fn duplicate_key_package_refs_are_refused_and_change_nothing<T: Backend>(backend: T) {
     let s = backend.open().await;
-    s.upload(ALICE, "phone", b"ref-1", b"kp-1", false)
+    s.upload(ALICE, "phone", b"ref-1", SUITE, b"kp-1", false)
         .await
         .unwrap();
-    s.upload(ALICE, "phone", b"ref-lr", b"kp-lr", true)
+    s.upload(ALICE, "phone", b"ref-lr", SUITE, b"kp-lr", true)
         .await
         .unwrap();
     for (kp_ref, last_resort) in [
@@ -89,7 +96,7 @@ async fn duplicate_key_package_refs_are_refused_and_change_nothing<T: Backend>(b
         (b"ref-lr", false),
     ] {
         let refused = s
-            .upload(ALICE, "phone", kp_ref, b"other", last_resort)
+            .upload(ALICE, "phone", kp_ref, SUITE, b"other", last_resort)
             .await
             .unwrap_err();
         assert!(
@@ -98,7 +105,7 @@ async fn duplicate_key_package_refs_are_refused_and_change_nothing<T: Backend>(b
         );
     }
     assert_eq!(
-        s.upload(ALICE, "phone", b"ref-1", b"other", false)
+        s.upload(ALICE, "phone", b"ref-1", SUITE, b"other", false)
             .await
             .unwrap_err()
             .to_string(),
@@ -107,15 +114,15 @@ async fn duplicate_key_package_refs_are_refused_and_change_nothing<T: Backend>(b
     );
     assert_eq!(backend.rows(&s, "key_packages").await, 2);
     assert_eq!(
-        s.claim(ALICE).await.unwrap(),
+        s.claim(ALICE, SUITE).await.unwrap(),
         vec![("phone".to_string(), b"kp-1".to_vec())]
     );
     assert_eq!(
-        s.claim(ALICE).await.unwrap(),
+        s.claim(ALICE, SUITE).await.unwrap(),
         vec![("phone".to_string(), b"kp-lr".to_vec())]
     );
     // Another client may use the same ref: clients cannot block each other.
-    s.upload(ALICE, "laptop", b"ref-1", b"kp-l", false)
+    s.upload(ALICE, "laptop", b"ref-1", SUITE, b"kp-l", false)
         .await
         .unwrap();
 }
@@ -164,33 +171,121 @@ async fn bad_inputs_are_refused_before_sql<T: Backend>(backend: T) {
         ),
     ];
     for (user, client, kp_ref, kp, message) in cases {
-        let refused = s.upload(user, client, kp_ref, kp, false).await.unwrap_err();
+        let refused = s
+            .upload(user, client, kp_ref, SUITE, kp, false)
+            .await
+            .unwrap_err();
         assert_eq!(refused.to_string(), message);
     }
     let long_user = "u".repeat(2049);
     assert_eq!(
-        s.claim(&long_user).await.unwrap_err().to_string(),
+        s.claim(&long_user, SUITE).await.unwrap_err().to_string(),
         "a user ID must be 1 to 2048 bytes long, not 2049"
     );
     assert_eq!(backend.rows(&s, "key_packages").await, 0);
 }
 
+async fn key_packages_are_claimed_by_cipher_suite<T: Backend>(backend: T) {
+    let s = backend.open().await;
+    let up = |client: &'static str, kp: &'static str, suite: u16, last_resort: bool| {
+        let s = s.clone();
+        async move {
+            s.upload(
+                ALICE,
+                client,
+                kp.as_bytes(),
+                suite,
+                kp.as_bytes(),
+                last_resort,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    up("phone", "phone-1", SUITE, false).await;
+    up("phone", "phone-lr-1", SUITE, true).await;
+    up("phone", "phone-2", OTHER_SUITE, false).await;
+    up("phone", "phone-lr-2", OTHER_SUITE, true).await;
+    up("laptop", "laptop-2", OTHER_SUITE, false).await;
+    assert_eq!(s.count(ALICE, "phone", SUITE).await.unwrap(), 1);
+    assert_eq!(s.count(ALICE, "phone", OTHER_SUITE).await.unwrap(), 1);
+    assert_eq!(s.count(ALICE, "laptop", SUITE).await.unwrap(), 0);
+
+    let claim = |v: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+        v.iter()
+            .map(|(c, kp)| (c.to_string(), kp.as_bytes().to_vec()))
+            .collect()
+    };
+    // The laptop has nothing of suite 1: it is left out of suite-1 claims.
+    assert_eq!(
+        s.claim(ALICE, SUITE).await.unwrap(),
+        claim(&[("phone", "phone-1")])
+    );
+    assert_eq!(
+        s.claim(ALICE, OTHER_SUITE).await.unwrap(),
+        claim(&[("laptop", "laptop-2"), ("phone", "phone-2")])
+    );
+    // Each suite falls back on its own last resort.
+    assert_eq!(
+        s.claim(ALICE, SUITE).await.unwrap(),
+        claim(&[("phone", "phone-lr-1")])
+    );
+    assert_eq!(
+        s.claim(ALICE, OTHER_SUITE).await.unwrap(),
+        claim(&[("phone", "phone-lr-2")])
+    );
+    // A new last resort replaces only the one of its own suite.
+    up("phone", "phone-lr-1b", SUITE, true).await;
+    assert_eq!(
+        s.claim(ALICE, SUITE).await.unwrap(),
+        claim(&[("phone", "phone-lr-1b")])
+    );
+    assert_eq!(
+        s.claim(ALICE, OTHER_SUITE).await.unwrap(),
+        claim(&[("phone", "phone-lr-2")])
+    );
+    assert_eq!(
+        s.claim(ALICE, 3).await.unwrap(),
+        vec![],
+        "a suite nobody has"
+    );
+    assert_eq!(
+        backend.rows(&s, "key_packages").await,
+        2,
+        "the two last resorts"
+    );
+}
+
 async fn concurrent_claims_never_hand_out_a_key_package_twice<T: Backend>(backend: T) {
     // "phone": 50 one-time KeyPackages and a last resort; "watch": 10
-    // one-time ones and no last resort. 16 tasks claim 4 times each.
+    // one-time ones and no last resort; and 10 of another suite, which no
+    // claim may touch. 16 tasks claim 4 times each.
     let s = backend.open().await;
+    for i in 0..10 {
+        let kp = format!("other-suite-{i}");
+        s.upload(
+            ALICE,
+            "phone",
+            kp.as_bytes(),
+            OTHER_SUITE,
+            kp.as_bytes(),
+            false,
+        )
+        .await
+        .unwrap();
+    }
     for i in 0..50 {
         let kp = format!("phone-{i}");
-        s.upload(ALICE, "phone", kp.as_bytes(), kp.as_bytes(), false)
+        s.upload(ALICE, "phone", kp.as_bytes(), SUITE, kp.as_bytes(), false)
             .await
             .unwrap();
     }
-    s.upload(ALICE, "phone", b"phone-lr", b"phone-lr", true)
+    s.upload(ALICE, "phone", b"phone-lr", SUITE, b"phone-lr", true)
         .await
         .unwrap();
     for i in 0..10 {
         let kp = format!("watch-{i}");
-        s.upload(ALICE, "watch", kp.as_bytes(), kp.as_bytes(), false)
+        s.upload(ALICE, "watch", kp.as_bytes(), SUITE, kp.as_bytes(), false)
             .await
             .unwrap();
     }
@@ -200,7 +295,7 @@ async fn concurrent_claims_never_hand_out_a_key_package_twice<T: Backend>(backen
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..4 {
-                got.extend(s.claim(ALICE).await.unwrap());
+                got.extend(s.claim(ALICE, SUITE).await.unwrap());
             }
             got
         }));
@@ -227,8 +322,9 @@ async fn concurrent_claims_never_hand_out_a_key_package_twice<T: Backend>(backen
         .keys()
         .filter(|k| k.starts_with("watch-"))
         .count() as u64;
-    assert_eq!(phone + s.count(ALICE, "phone").await.unwrap(), 50);
-    assert_eq!(watch + s.count(ALICE, "watch").await.unwrap(), 10);
+    assert_eq!(phone + s.count(ALICE, "phone", SUITE).await.unwrap(), 50);
+    assert_eq!(watch + s.count(ALICE, "watch", SUITE).await.unwrap(), 10);
+    assert_eq!(s.count(ALICE, "phone", OTHER_SUITE).await.unwrap(), 10);
     // 64 claims found the phone every time: each got a one-time
     // KeyPackage or the last resort.
     assert_eq!(phone as usize + last_resort, 64);
@@ -237,6 +333,7 @@ async fn concurrent_claims_never_hand_out_a_key_package_twice<T: Backend>(backen
 both_backends!(
     one_time_key_packages_go_once_then_the_last_resort_is_reused,
     a_new_last_resort_key_package_replaces_the_old_one,
+    key_packages_are_claimed_by_cipher_suite,
     duplicate_key_package_refs_are_refused_and_change_nothing,
     bad_inputs_are_refused_before_sql,
     concurrent_claims_never_hand_out_a_key_package_twice,

@@ -5,7 +5,10 @@
 
 mod harness;
 
+mod clients;
+mod deliver;
 mod durability;
 mod key_packages;
+mod notifications;
 mod queues;
 mod replay;

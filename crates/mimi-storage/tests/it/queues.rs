@@ -41,6 +41,9 @@ async fn fetch_deletes_nothing_until_ack<T: Backend>(backend: T) {
     // A client that crashed before acknowledging gets the same again.
     assert_eq!(s.fetch(A, 0, 10).await.unwrap(), all);
     assert_eq!(s.depth(A).await.unwrap(), 3);
+    assert_eq!(s.depth_from(A, 2).await.unwrap(), 2);
+    assert_eq!(s.depth_from(A, 4).await.unwrap(), 0);
+    assert_eq!(s.depth_from(A, u64::MAX).await.unwrap(), 0);
     assert_eq!(s.fetch(A, 2, 1).await.unwrap(), vec![(2, b"m2".to_vec())]);
     assert_eq!(s.fetch(A, 4, 10).await.unwrap(), vec![]);
     assert_eq!(s.fetch(A, u64::MAX, 10).await.unwrap(), vec![]);
@@ -333,7 +336,26 @@ async fn concurrent_batches_over_shared_queues_neither_deadlock_nor_gap<T: Backe
     }
 }
 
+async fn total_depth_counts_every_unacknowledged_message<T: Backend>(backend: T) {
+    let s = backend.open().await;
+    assert_eq!(s.total_depth().await.unwrap(), 0);
+    s.create_queue(A).await.unwrap();
+    s.create_queue(B).await.unwrap();
+    let batch: [([u8; 16], &[u8]); 3] = [(A, b"a1"), (B, b"b1"), (A, b"a2")];
+    s.enqueue_many(&batch).await.unwrap();
+    s.enqueue(B, b"b2").await.unwrap();
+    assert_eq!(s.total_depth().await.unwrap(), 4);
+    s.ack(A, 1).await.unwrap();
+    assert_eq!(s.total_depth().await.unwrap(), 3);
+    // Retiring keeps the messages: they still wait for their client.
+    s.retire(B).await.unwrap();
+    assert_eq!(s.total_depth().await.unwrap(), 3);
+    s.ack(B, 2).await.unwrap();
+    assert_eq!(s.total_depth().await.unwrap(), 1);
+}
+
 both_backends!(
+    total_depth_counts_every_unacknowledged_message,
     sequence_numbers_start_at_one_and_increase_per_queue,
     fetch_deletes_nothing_until_ack,
     ack_beyond_the_last_message_is_refused_and_deletes_nothing,

@@ -39,12 +39,15 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
     };
     let stale_at = f.now_ms() - Duration::from_secs(10 * 60).as_millis() as u64;
 
-    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+    // (case, Content-Type, body, status, problem type, part of the detail)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "wrong version",
             OCTET,
             wrong_version,
             400,
+            "unsupported-version",
             "protocol version 2 is not supported",
         ),
         (
@@ -52,6 +55,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             OCTET,
             signed(&f.a.signing_key, &f.a.name, &c, f.now_ms()),
             403,
+            "wrong-recipient",
             "addressed to \"c.example\", not to b.example",
         ),
         (
@@ -59,6 +63,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             OCTET,
             bad_signature,
             403,
+            "bad-signature",
             "does not verify under a.example's key",
         ),
         (
@@ -66,6 +71,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             OCTET,
             signed(&new_signing_key(), &c, &f.b.name, f.now_ms()),
             502,
+            "keys-unavailable",
             "cannot get c.example's signature keys",
         ),
         (
@@ -73,6 +79,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             OCTET,
             signed(&f.a.signing_key, &f.a.name, &f.b.name, stale_at),
             403,
+            "stale-event",
             "refused as too old",
         ),
         (
@@ -85,6 +92,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
                 f.now_ms() + 10 * 60 * 1000,
             ),
             403,
+            "future-event",
             "refused as from the future",
         ),
         (
@@ -92,6 +100,7 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             OCTET,
             vec![0u8; MAX_MESSAGE_LEN + 1],
             413,
+            "body-too-large",
             "larger than the 65536 bytes",
         ),
         (
@@ -99,14 +108,29 @@ async fn bad_requests_are_refused_with_their_status_and_leave_no_row() {
             "text/plain",
             good(&f),
             415,
+            "wrong-content-type",
             "not application/octet-stream",
         ),
-        ("truncated body", OCTET, truncated, 400, "truncated"),
+        (
+            "truncated body",
+            OCTET,
+            truncated,
+            400,
+            "truncated",
+            "truncated",
+        ),
     ];
-    for (name, content_type, bytes, status, needle) in cases {
-        let (got, body) = f.post_to_b(content_type, bytes).await;
-        assert_eq!(got, status, "{name}: {body}");
-        assert!(body.contains(needle), "{name}: {body:?} lacks {needle:?}");
+    for (name, content_type, bytes, status, kind, needle) in cases {
+        let reply = f
+            .post_to_b_at("/group_operation", content_type, bytes)
+            .await;
+        assert_eq!(reply.status, status, "{name}: {reply:?}");
+        assert_eq!(reply.kind.as_deref(), Some(kind), "{name}: {reply:?}");
+        assert!(
+            reply.body.contains(needle),
+            "{name}: {:?} lacks {needle:?}",
+            reply.body
+        );
         assert_eq!(f.b.replay_rows().await, 0, "{name} left a row");
     }
 }
@@ -117,9 +141,10 @@ async fn a_replayed_request_is_refused_and_recorded_once() {
     let captured = good(&f);
     let (status, body) = f.post_to_b(OCTET, captured.clone()).await;
     assert_eq!((status, body.as_str()), (200, "a.example"));
-    let (status, body) = f.post_to_b(OCTET, captured).await;
-    assert_eq!(status, 409, "{body}");
-    assert!(body.contains("already accepted"), "{body}");
+    let reply = f.post_to_b_at("/group_operation", OCTET, captured).await;
+    assert_eq!(reply.status, 409, "{reply:?}");
+    assert_eq!(reply.kind.as_deref(), Some("replay"));
+    assert!(reply.body.contains("already accepted"), "{reply:?}");
     assert_eq!(f.b.replay_rows().await, 1);
 }
 

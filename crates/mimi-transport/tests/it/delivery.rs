@@ -46,37 +46,48 @@ async fn a_delivers_a_signed_event_to_b() {
 #[tokio::test]
 async fn an_event_posted_to_the_wrong_endpoint_is_refused_and_not_recorded() {
     let f = federation().await;
+    // b serves no /connection_request at all.
     let response = mimi_transport::send(
         &f.client,
         &f.a.discovery,
         &f.a.name,
         &f.b.name,
-        EventKind::DeliverMessage,
+        EventKind::ConnectionRequest,
         b"x".to_vec(),
         &f.a.signing_key,
         f.now_ms(),
     )
     .await
     .unwrap();
-    // b routes only /group_operation; /deliver_message is not served.
     assert_eq!(response.status(), 404);
 
-    // Posted by hand to /group_operation, the type mismatch is caught.
-    let envelope = mimi_wire::EventEnvelope::new(b"x".to_vec(), f.now_ms()).unwrap();
-    let event = mimi_wire::Event::with_envelope(EventKind::DeliverMessage, &envelope).unwrap();
-    let bytes = mimi_wire::S2SMessage::sign(
-        mimi_wire::ProtocolVersion::Mimi10,
-        &f.a.name,
-        &f.b.name,
-        event,
-        &f.a.signing_key,
-    )
-    .unwrap()
-    .encode()
-    .unwrap();
-    let (status, body) = f.post_to_b("application/octet-stream", bytes).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("this endpoint handles"), "{body}");
+    // Posted by hand to the other endpoint, the type mismatch is caught,
+    // by receive and by receive_unrecorded alike.
+    for (kind, path) in [
+        (EventKind::DeliverMessage, "/group_operation"),
+        (EventKind::GroupOperation, "/deliver_message"),
+    ] {
+        let mut body = crate::harness::QUEUE.to_vec();
+        body.extend_from_slice(b"x");
+        let envelope = mimi_wire::EventEnvelope::new(body, f.now_ms()).unwrap();
+        let event = mimi_wire::Event::with_envelope(kind, &envelope).unwrap();
+        let bytes = mimi_wire::S2SMessage::sign(
+            mimi_wire::ProtocolVersion::Mimi10,
+            &f.a.name,
+            &f.b.name,
+            event,
+            &f.a.signing_key,
+        )
+        .unwrap()
+        .encode()
+        .unwrap();
+        let reply = f
+            .post_to_b_at(path, "application/octet-stream", bytes)
+            .await;
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert_eq!(reply.kind.as_deref(), Some("wrong-endpoint"));
+        assert!(reply.body.contains("this endpoint handles"), "{reply:?}");
+    }
     assert_eq!(f.b.replay_rows().await, 0);
 }
 

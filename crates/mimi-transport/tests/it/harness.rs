@@ -1,6 +1,8 @@
-//! A loopback federation: each provider serves its keys, its DS domain and a
-//! `/group_operation` route that calls `receive`, under `<name>` and
-//! `ds.<name>`, with a TLS certificate from one test TLS root.
+//! A loopback federation: each provider serves its keys, its DS domain, a
+//! `/group_operation` route that calls `receive` and a `/deliver_message`
+//! route that calls `receive_unrecorded` and records the event with its
+//! enqueue (`QueueStore::deliver`), under `<name>` and `ds.<name>`, with a
+//! TLS certificate from one test TLS root.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,15 +13,17 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use mimi_credentials::{CertificateAuthority, KeyPair, SignatureScheme, Subject, Validity};
 use mimi_identifiers::Domain;
-use mimi_storage::SqliteStorage;
-use mimi_transport::https::{self, ResolverMap};
+use mimi_storage::{DeliverOutcome, QueueStore, SqliteStorage};
+use mimi_transport::https::{self, PeerAddr, ResolverMap};
 use mimi_transport::{
     CacheConfig, Config, Discovery, KeyCache, RateLimiter, RateLimits, ServedKeys, SignatureKeys,
-    TransportError, key_routes, read_body, receive,
+    TransportError, key_routes, problem_response, read_body, receive, receive_unrecorded,
 };
 use mimi_wire::{EventKind, ServerVerificationKey, SigningKey};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -65,6 +69,82 @@ impl Provider {
     }
 }
 
+/// The queue every provider here has, for `/deliver_message`.
+pub const QUEUE: [u8; 16] = [0x51; 16];
+
+/// An answer: for an error, what its problem document says (checked to be
+/// one: `application/problem+json` with type, title, status and detail).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// The body of a success, the `detail` of a problem document.
+    pub body: String,
+    /// The problem type of an error, without `urn:mimi:problem:`.
+    pub kind: Option<String>,
+    pub retry_after: Option<String>,
+}
+
+/// POSTs raw bytes to `path` on b (for tasks that cannot borrow a
+/// [`Federation`]).
+pub async fn post_to_b(
+    client: &reqwest::Client,
+    path: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Reply {
+    let response = client
+        .post(format!("https://ds.b.example{path}"))
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    reply(response).await
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let retry_after = header("retry-after");
+    let content_type = header("content-type");
+    let text = response.text().await.unwrap();
+    if status < 400 {
+        return Reply {
+            status,
+            body: text,
+            kind: None,
+            retry_after,
+        };
+    }
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "{status}: {text}"
+    );
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(problem["status"], status, "{text}");
+    let kind = problem["type"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("urn:mimi:problem:"))
+        .unwrap_or_else(|| panic!("not a urn:mimi:problem: type: {text}"))
+        .to_string();
+    assert!(
+        problem["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{text}"
+    );
+    Reply {
+        status,
+        body: problem["detail"].as_str().unwrap().to_string(),
+        kind: Some(kind),
+        retry_after,
+    }
+}
+
 pub struct Federation {
     pub a: Arc<Provider>,
     pub b: Arc<Provider>,
@@ -87,18 +167,18 @@ impl Federation {
         self.now_ms() / 1000
     }
 
-    /// POSTs raw bytes to b's `/group_operation` with the given Content-Type.
+    /// POSTs raw bytes to b's `/group_operation` with the given Content-Type;
+    /// returns the status and the body (of an error: its detail).
     pub async fn post_to_b(&self, content_type: &str, bytes: Vec<u8>) -> (u16, String) {
-        let response = self
-            .client
-            .post("https://ds.b.example/group_operation")
-            .header("content-type", content_type)
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap())
+        let reply = self
+            .post_to_b_at("/group_operation", content_type, bytes)
+            .await;
+        (reply.status, reply.body)
+    }
+
+    /// POSTs raw bytes to `path` on b.
+    pub async fn post_to_b_at(&self, path: &str, content_type: &str, bytes: Vec<u8>) -> Reply {
+        post_to_b(&self.client, path, content_type, bytes).await
     }
 }
 
@@ -125,6 +205,47 @@ async fn handler(
     )
     .await?;
     Ok(authenticated.peer().domain().to_string())
+}
+
+/// `/deliver_message`: the event's body is a queue ID and a message; the
+/// event is recorded in the transaction that enqueues the message.
+async fn deliver_handler(
+    State(p): State<Arc<Provider>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, TransportError> {
+    let bytes = read_body(&headers, body, p.config.max_message_len).await?;
+    let now = p.clock.load(Ordering::SeqCst);
+    let unrecorded = receive_unrecorded(
+        &bytes,
+        EventKind::DeliverMessage,
+        &p.config,
+        &p.limiter,
+        &p.keys,
+        now,
+    )
+    .await?;
+    let Some((queue, message)) = unrecorded.envelope().body().split_first_chunk::<16>() else {
+        return Ok(problem_response(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the body must be a 16-byte queue ID and a message".into(),
+        ));
+    };
+    let record = unrecorded.replay_record();
+    match p
+        .storage
+        .deliver(Some(record.event_record()), &[(*queue, message)])
+        .await?
+    {
+        DeliverOutcome::Replay => Err(record.replay_error()),
+        DeliverOutcome::Done(results) => Ok(format!("{results:?}").into_response()),
+    }
+}
+
+/// `/peer`: the address `serve_tls` saw the request come from.
+async fn peer_handler(axum::Extension(PeerAddr(addr)): axum::Extension<PeerAddr>) -> String {
+    addr.ip().to_string()
 }
 
 async fn count_key_fetches(
@@ -208,6 +329,7 @@ pub async fn federation_with(limits: RateLimits) -> Federation {
         let storage = SqliteStorage::open(&dir.path().join("provider.db"))
             .await
             .unwrap();
+        storage.create_queue(QUEUE).await.unwrap();
         let discovery = Arc::new(Discovery::new(client.clone(), CacheConfig::default()));
         let keys = KeyCache::new(client.clone(), discovery.clone(), CacheConfig::default());
         let mut config = Config::new(me.clone());
@@ -230,6 +352,8 @@ pub async fn federation_with(limits: RateLimits) -> Federation {
             .merge(
                 Router::new()
                     .route("/group_operation", post(handler))
+                    .route("/deliver_message", post(deliver_handler))
+                    .route("/peer", get(peer_handler))
                     .with_state(provider.clone()),
             )
             .layer(axum::middleware::from_fn(move |req, next| {

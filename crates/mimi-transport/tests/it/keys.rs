@@ -50,6 +50,19 @@ async fn ds_domain_is_served_as_text() {
     assert_eq!(ds.as_str(), "ds.a.example");
 }
 
+#[tokio::test]
+async fn every_request_carries_its_connection_address() {
+    let f = federation().await;
+    let response = f
+        .client
+        .get("https://ds.b.example/peer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "127.0.0.1");
+}
+
 #[test]
 fn the_key_list_is_a_vector_of_records() {
     let k1 = record(&new_signing_key(), 1_000_000, 10);

@@ -3,8 +3,11 @@
 //! SQLite replay table.
 
 mod bad_input;
+mod deliver_message;
 mod delivery;
+mod first_contact;
 mod harness;
 mod keys;
+mod purge;
 mod rate_limits;
 mod rotation;

@@ -13,26 +13,17 @@ use crate::harness::{Federation, federation_with};
 const OCTET: &str = "application/octet-stream";
 
 /// POSTs a fresh event signed by `from` (a or b) to b; returns the status,
-/// the `Retry-After` header and the body.
+/// the `Retry-After` header and the body (of an error: its detail).
 async fn post_from(
     f: &Federation,
     from: &crate::harness::Provider,
 ) -> (u16, Option<String>, String) {
     let bytes = signed(&from.signing_key, &from.name, &f.b.name, f.now_ms());
-    let response = f
-        .client
-        .post("https://ds.b.example/group_operation")
-        .header("content-type", OCTET)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, retry_after, response.text().await.unwrap())
+    let reply = f.post_to_b_at("/group_operation", OCTET, bytes).await;
+    if reply.status == 429 {
+        assert_eq!(reply.kind.as_deref(), Some("rate-limited"));
+    }
+    (reply.status, reply.retry_after, reply.body)
 }
 
 fn limits(per_sender: u32, per_endpoint: u32) -> RateLimits {

@@ -3,6 +3,10 @@
 mod fuzz;
 mod incoming;
 mod known_answer;
+mod provider_api;
+mod provider_bad_input;
+mod provider_known_answer;
+mod provider_props;
 mod roundtrip;
 
 use mimi_identifiers::Domain;

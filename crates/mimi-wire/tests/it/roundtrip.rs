@@ -153,7 +153,7 @@ fn replay_key_is_sender_and_message_id() {
 }
 
 /// The registry strings, exactly as docs/wire-spec.md lists them.
-const EVENT_TYPES: [(EventKind, &str, &str); 7] = [
+const EVENT_TYPES: [(EventKind, &str, &str); 8] = [
     (
         EventKind::GroupOperation,
         "mimi.delivery-service.group-operation",
@@ -189,6 +189,11 @@ const EVENT_TYPES: [(EventKind, &str, &str); 7] = [
         "mimi.delivery-service.group-key-packages",
         "/group_key_packages",
     ),
+    (
+        EventKind::KeyQuery,
+        "mimi.discovery.key-query",
+        "/.well-known/mimi/keys",
+    ),
 ];
 
 #[test]
@@ -202,9 +207,13 @@ fn event_type_strings() {
         assert_eq!(s.parse::<EventKind>().unwrap(), kind);
         assert_eq!(EventType::from(kind).as_bytes(), s.as_bytes());
         assert_eq!(EventType::new(s).unwrap().kind().unwrap(), kind);
-        // The name is the endpoint path with '_' written '-'.
+        // The name of a §5 endpoint's event is its path with '_' written '-'.
         let name = s.rsplit('.').next().unwrap();
-        assert_eq!(name, path[1..].replace('_', "-"));
+        if kind == EventKind::KeyQuery {
+            assert_eq!((name, path), ("key-query", "/.well-known/mimi/keys"));
+        } else {
+            assert_eq!(name, path[1..].replace('_', "-"));
+        }
     }
 }
 

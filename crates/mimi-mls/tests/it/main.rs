@@ -1,0 +1,53 @@
+//! Tests of mimi-mls through its public API, on real OpenMLS KeyPackages.
+
+mod extension;
+mod fuzz;
+mod key_package;
+mod queue_id;
+
+use mimi_mls::test_utils::{KeyPackageParams, TestKeyPackage, TestSigner, key_package};
+use mimi_mls::{QueueKeyPair, SignatureScheme};
+use mimi_wire::{HpkeCiphertext, QUEUE_ID_LEN};
+
+/// The provider whose queue key the tests seal to.
+pub const DOMAIN: &str = "b.example";
+
+/// Stand-ins for DER certificates: mimi-mls never parses them, only frames them.
+pub fn fake_chain() -> Vec<Vec<u8>> {
+    vec![
+        b"leaf certificate".to_vec(),
+        b"domain CA certificate".to_vec(),
+    ]
+}
+
+/// A provider key, a queue ID, and that ID sealed for [`DOMAIN`].
+#[derive(Debug)]
+pub struct Sealed {
+    pub key: QueueKeyPair,
+    pub queue_id: [u8; QUEUE_ID_LEN],
+    pub sealed: HpkeCiphertext,
+}
+
+pub fn sealed() -> Sealed {
+    let (key, queue_id, sealed) = mimi_mls::test_utils::sealed_queue_id(DOMAIN).unwrap();
+    Sealed {
+        key,
+        queue_id,
+        sealed,
+    }
+}
+
+pub fn ed25519() -> TestSigner {
+    TestSigner::generate(SignatureScheme::ED25519).unwrap()
+}
+
+/// An acceptable KeyPackage, after `change` has edited its parameters.
+pub fn build(
+    signer: &TestSigner,
+    sealed: &HpkeCiphertext,
+    change: impl FnOnce(&mut KeyPackageParams<'_>),
+) -> TestKeyPackage {
+    let mut params = KeyPackageParams::new(signer, fake_chain(), sealed.clone());
+    change(&mut params);
+    key_package(&params).unwrap()
+}

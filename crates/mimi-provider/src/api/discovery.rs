@@ -1,0 +1,73 @@
+//! `/.well-known/mimi/keys`: key-material discovery (docs/key-discovery.md).
+//! `GET` with the query string for anonymous searchers; `POST` of a signed
+//! `S2SMessage` (event `mimi.discovery.key-query`, body = the query string)
+//! for searchers that prove their domain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use mimi_storage::Storage;
+use mimi_transport::https::PeerAddr;
+use mimi_transport::{read_body, receive};
+use mimi_wire::EventKind;
+
+use crate::discovery::{self, KeyQuery, Searcher};
+use crate::error::ProviderError;
+use crate::state::{Provider, now_ms};
+
+/// The discovery URL's path.
+pub const KEYS_PATH: &str = "/.well-known/mimi/keys";
+
+pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
+    Router::new().route(KEYS_PATH, get(anonymous::<S>).post(signed::<S>))
+}
+
+async fn anonymous<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    peer: Option<Extension<PeerAddr>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ProviderError> {
+    let query = KeyQuery::parse(query.as_deref().unwrap_or(""))?;
+    // Behind no listener of ours is a request without a peer address; count
+    // such requests together rather than not at all.
+    let addr = peer.map_or_else(|| "unknown".to_string(), |Extension(PeerAddr(a))| ip(a));
+    let answer = discovery::answer(&provider, &query, &Searcher::Anonymous(addr)).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn signed<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let p = &*provider;
+    let bytes = read_body(&headers, body, discovery::MAX_QUERY_LEN + 1024).await?;
+    let checked = receive(
+        &bytes,
+        EventKind::KeyQuery,
+        &p.transport,
+        &p.s2s_limiter,
+        &p.key_cache,
+        &*p.storage,
+        now_ms(),
+    )
+    .await?;
+    let (peer, (_, envelope)) = checked.into_parts();
+    let query = std::str::from_utf8(envelope.body())
+        .map_err(|_| ProviderError::Invalid("the key query is not UTF-8".into()))?;
+    let query = KeyQuery::parse(query)?;
+    let searcher = Searcher::Domain(peer.domain().to_string());
+    let answer = discovery::answer(p, &query, &searcher).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Rate limits count per IP address, not per port.
+fn ip(addr: SocketAddr) -> String {
+    addr.ip().to_string()
+}

@@ -1,0 +1,110 @@
+//! The S2S endpoints of draft-kohbrok-mimi-transport §5 that a provider serves
+//! as queueing service and KeyPackage store. Every body is an `S2SMessage`
+//! checked by `mimi_transport` before anything here reads its payload.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use mimi_storage::Storage;
+use mimi_transport::{read_body, receive, receive_unrecorded};
+use mimi_wire::{
+    EventKind, GroupKeyPackageRequest, QueueingServiceRequest, QueueingServiceResponse,
+};
+
+use super::octet_stream;
+use crate::error::ProviderError;
+use crate::state::{Provider, now_ms};
+use crate::{kps, qs};
+
+pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
+    Router::new()
+        .route(
+            EventKind::DeliverMessage.endpoint_path(),
+            post(deliver_message::<S>),
+        )
+        .route(
+            EventKind::GroupKeyPackages.endpoint_path(),
+            post(group_key_packages::<S>),
+        )
+        .route(
+            EventKind::ConnectionRequest.endpoint_path(),
+            post(|| async { not_implemented(EventKind::ConnectionRequest) }),
+        )
+        .route(
+            EventKind::ConnectionKeyPackages.endpoint_path(),
+            post(|| async { not_implemented(EventKind::ConnectionKeyPackages) }),
+        )
+}
+
+/// §5.6 and §5.8 take connection tokens, which belong to the
+/// metadata-minimalization work (docs/draft-divergences.md).
+fn not_implemented(kind: EventKind) -> ProviderError {
+    ProviderError::NotImplemented(match kind {
+        EventKind::ConnectionRequest => {
+            "POST /connection_request (connection establishment, draft-kohbrok-mimi-metadata-minimalization §5)"
+        }
+        _ => {
+            "POST /connection_key_packages (KeyPackages by connection token, draft-kohbrok-mimi-metadata-minimalization §7)"
+        }
+    })
+}
+
+/// §5.7: fan-out from a hub into our clients' queues.
+async fn deliver_message<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let p = &*provider;
+    let bytes = read_body(&headers, body, p.transport.max_message_len).await?;
+    let checked = receive_unrecorded(
+        &bytes,
+        EventKind::DeliverMessage,
+        &p.transport,
+        &p.s2s_limiter,
+        &p.key_cache,
+        now_ms(),
+    )
+    .await?;
+    let (checked, event) = checked.into_parts();
+    let (_, (_, envelope)) = checked.into_parts();
+    let request = match QueueingServiceRequest::decode(envelope.body())? {
+        QueueingServiceRequest::DeliverMessage(request) => request,
+        QueueingServiceRequest::ConnectionRequest(_) => {
+            return Err(ProviderError::Invalid(
+                "a connection request was posted to /deliver_message; post it to /connection_request".into(),
+            ));
+        }
+    };
+    let response = qs::deliver_message(p, &event, &request).await?;
+    octet_stream(QueueingServiceResponse::DeliverMessage(response).encode()?)
+}
+
+/// §5.9: one KeyPackage per client of a user, to the requesting provider.
+async fn group_key_packages<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let p = &*provider;
+    let bytes = read_body(&headers, body, p.transport.max_message_len).await?;
+    let checked = receive(
+        &bytes,
+        EventKind::GroupKeyPackages,
+        &p.transport,
+        &p.s2s_limiter,
+        &p.key_cache,
+        &*p.storage,
+        now_ms(),
+    )
+    .await?;
+    let (peer, (_, envelope)) = checked.into_parts();
+    let request = GroupKeyPackageRequest::decode(envelope.body())?;
+    let response = kps::claim(p, peer.domain().as_str(), &request).await?;
+    octet_stream(response.encode()?)
+}

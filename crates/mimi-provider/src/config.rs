@@ -1,0 +1,325 @@
+//! `provider.toml`: everything an operator sets, read once at start and checked
+//! before anything listens. Relative paths are relative to the config file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mimi_identifiers::Domain;
+use mimi_mls::Ciphersuite;
+use mimi_transport::ratelimit::Limit;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// The TOML file, as written. See `crates/mimi-provider/provider.example.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The provider's domain, e.g. `a.example`: the host of its users' URIs and
+    /// the `recipient_domain` of the S2S messages it accepts.
+    pub domain: String,
+    /// The host name its DS answers under, served at
+    /// `/.well-known/mimi/ds-domain` (default: `domain`).
+    pub ds_domain: Option<String>,
+    /// Addresses the HTTPS server listens on (one or more).
+    pub listen: Vec<SocketAddr>,
+    /// Plain-HTTP address for `/metrics` (Prometheus text format). Keep it on
+    /// loopback or a private network: queue depths are operator information.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the signing key, the queue key and (by default) the SQLite
+    /// database live (default: `provider-data` next to the config file).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://<path>` or `postgres://…` (default: SQLite in `data_dir`).
+    pub storage: Option<String>,
+    /// PEM certificate chain (leaf first) of this provider's HTTPS endpoint.
+    pub tls_certificate: PathBuf,
+    /// PEM PKCS#8 private key of that certificate.
+    pub tls_key: PathBuf,
+    /// PEM roots that peers' HTTPS certificates must chain to (the authority's
+    /// TLS root). Never the identity roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// PEM identity roots that clients' credentials must chain to.
+    pub identity_roots: Vec<PathBuf>,
+    /// Where to connect for a domain instead of asking DNS, e.g.
+    /// `"b.example" = "127.0.0.1:4432"`: several providers on one machine.
+    #[serde(default)]
+    pub resolve: BTreeMap<String, SocketAddr>,
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    #[serde(default)]
+    pub key_packages: KeyPackageConfig,
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+}
+
+/// `{ burst = 100, per_second = 50.0 }`: at most `burst` at once, then
+/// `per_second` more each second.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl LimitConfig {
+    const fn new(burst: u32, per_second: f64) -> LimitConfig {
+        LimitConfig { burst, per_second }
+    }
+
+    fn to_limit(self, name: &'static str) -> Result<Limit, ConfigError> {
+        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+            return Err(ConfigError::Invalid {
+                field: name,
+                reason: format!(
+                    "per_second must be a positive number, not {}",
+                    self.per_second
+                ),
+            });
+        }
+        Ok(Limit::new(
+            self.burst,
+            Duration::from_secs_f64(1.0 / self.per_second),
+        ))
+    }
+}
+
+/// `[rate_limits]` (draft-kohbrok-mimi-transport §6).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// All S2S requests of one authenticated sender domain.
+    pub s2s_sender: LimitConfig,
+    /// S2S requests of one sender domain to one endpoint.
+    pub s2s_endpoint: LimitConfig,
+    /// `/group_key_packages` answers to one requesting domain.
+    pub key_packages_per_domain: LimitConfig,
+    /// `/group_key_packages` answers to one requesting domain for one user.
+    pub key_packages_per_user: LimitConfig,
+    /// Client API requests of one client.
+    pub client: LimitConfig,
+    /// Key-material discovery queries of one searcher (domain, or IP address
+    /// for anonymous searches).
+    pub discovery: LimitConfig,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            s2s_sender: LimitConfig::new(1000, 1000.0),
+            s2s_endpoint: LimitConfig::new(200, 200.0),
+            key_packages_per_domain: LimitConfig::new(100, 10.0),
+            key_packages_per_user: LimitConfig::new(10, 0.2),
+            client: LimitConfig::new(200, 100.0),
+            discovery: LimitConfig::new(20, 1.0),
+        }
+    }
+}
+
+/// `[key_packages]`: what the KeyPackage store accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyPackageConfig {
+    /// MLS cipher suites accepted (RFC 9420 §17.1 code points).
+    pub cipher_suites: Vec<u16>,
+    /// Longest KeyPackage lifetime accepted, in days.
+    pub max_lifetime_days: u32,
+}
+
+impl Default for KeyPackageConfig {
+    fn default() -> Self {
+        KeyPackageConfig {
+            cipher_suites: vec![0x0001, 0x0002],
+            max_lifetime_days: 90,
+        }
+    }
+}
+
+/// `[discovery]`: who may look up keys at `/.well-known/mimi/keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Whether user keys (certificate chains) are given to anonymous
+    /// searchers; if not, a searcher must send a signed S2S query.
+    pub anonymous_user_keys: bool,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            anonymous_user_keys: true,
+        }
+    }
+}
+
+/// The config after checking: what the provider runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub domain: Domain,
+    pub ds_domain: Domain,
+    pub listen: Vec<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub storage: StorageUrl,
+    pub tls_certificate: PathBuf,
+    pub tls_key: PathBuf,
+    pub tls_roots: Vec<PathBuf>,
+    pub identity_roots: Vec<PathBuf>,
+    pub resolve: BTreeMap<String, SocketAddr>,
+    pub limits: Limits,
+    pub key_packages: KeyPackageConfig,
+    /// `key_packages.cipher_suites`, checked to be MLS cipher suites.
+    pub key_package_suites: Vec<Ciphersuite>,
+    pub discovery: DiscoveryConfig,
+}
+
+/// The rate limits as token-bucket parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub s2s_sender: Limit,
+    pub s2s_endpoint: Limit,
+    pub key_packages_per_domain: Limit,
+    pub key_packages_per_user: Limit,
+    pub client: Limit,
+    pub discovery: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        RateLimitConfig::default()
+            .to_limits()
+            .unwrap_or_else(|_| unreachable!("the defaults are positive"))
+    }
+}
+
+impl RateLimitConfig {
+    fn to_limits(self) -> Result<Limits, ConfigError> {
+        Ok(Limits {
+            s2s_sender: self.s2s_sender.to_limit("rate_limits.s2s_sender")?,
+            s2s_endpoint: self.s2s_endpoint.to_limit("rate_limits.s2s_endpoint")?,
+            key_packages_per_domain: self
+                .key_packages_per_domain
+                .to_limit("rate_limits.key_packages_per_domain")?,
+            key_packages_per_user: self
+                .key_packages_per_user
+                .to_limit("rate_limits.key_packages_per_user")?,
+            client: self.client.to_limit("rate_limits.client")?,
+            discovery: self.discovery.to_limit("rate_limits.discovery")?,
+        })
+    }
+}
+
+/// Which back end stores the provider's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl StorageUrl {
+    fn parse(url: &str, base: &Path) -> Result<StorageUrl, ConfigError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(StorageUrl::Sqlite(base.join(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StorageUrl::Postgres(url.to_string()));
+        }
+        Err(ConfigError::Invalid {
+            field: "storage",
+            reason: "must start with sqlite:// or postgres://".into(),
+        })
+    }
+}
+
+impl ProviderConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let config: ProviderConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.check(base)
+    }
+
+    /// Checks the values and resolves relative paths against `base`.
+    pub fn check(self, base: &Path) -> Result<Settings, ConfigError> {
+        let domain = parse_domain("domain", &self.domain)?;
+        let ds_domain = match &self.ds_domain {
+            Some(ds) => parse_domain("ds_domain", ds)?,
+            None => domain.clone(),
+        };
+        if self.listen.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "listen",
+                reason: "give at least one address, e.g. listen = [\"0.0.0.0:443\"]".into(),
+            });
+        }
+        for (field, list) in [
+            ("tls_roots", &self.tls_roots),
+            ("identity_roots", &self.identity_roots),
+        ] {
+            if list.is_empty() {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: "give at least one PEM file".into(),
+                });
+            }
+        }
+        if self.key_packages.cipher_suites.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "key_packages.cipher_suites",
+                reason: "give at least one MLS cipher suite, e.g. [1]".into(),
+            });
+        }
+        let key_package_suites = self
+            .key_packages
+            .cipher_suites
+            .iter()
+            .map(|&suite| {
+                Ciphersuite::try_from(suite).map_err(|_| ConfigError::Invalid {
+                    field: "key_packages.cipher_suites",
+                    reason: format!("{suite} is not an MLS cipher suite (RFC 9420 §17.1)"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for name in self.resolve.keys() {
+            parse_domain("resolve", name)?;
+        }
+        let data_dir = base.join(self.data_dir.unwrap_or_else(|| "provider-data".into()));
+        let storage = match &self.storage {
+            Some(url) => StorageUrl::parse(url, base)?,
+            None => StorageUrl::Sqlite(data_dir.join("provider.db")),
+        };
+        let resolve_paths = |paths: Vec<PathBuf>| paths.into_iter().map(|p| base.join(p)).collect();
+        Ok(Settings {
+            domain,
+            ds_domain,
+            listen: self.listen,
+            metrics_listen: self.metrics_listen,
+            data_dir,
+            storage,
+            tls_certificate: base.join(self.tls_certificate),
+            tls_key: base.join(self.tls_key),
+            tls_roots: resolve_paths(self.tls_roots),
+            identity_roots: resolve_paths(self.identity_roots),
+            resolve: self.resolve,
+            limits: self.rate_limits.to_limits()?,
+            key_packages: self.key_packages,
+            key_package_suites,
+            discovery: self.discovery,
+        })
+    }
+}
+
+fn parse_domain(field: &'static str, value: &str) -> Result<Domain, ConfigError> {
+    value.parse().map_err(|e| ConfigError::Invalid {
+        field,
+        reason: format!("{value:?} is not a domain name: {e}"),
+    })
+}

@@ -1,0 +1,36 @@
+//! A MIMI provider (DESIGN.md, "Actors"): for its domain, the queueing service
+//! (one durable queue per client), the KeyPackage store, the client registry
+//! with a signed client API and WebSocket push, and the S2S endpoints of
+//! draft-kohbrok-mimi-transport §5 through which other providers reach them.
+//!
+//! - [`config`]: `provider.toml` → [`Settings`].
+//! - [`server`]: [`start`]/[`run`]: keys (0600, created on first start),
+//!   storage (SQLite or PostgreSQL), TLS listeners, `/metrics`, replay purge.
+//! - [`qs`], [`kps`], [`clients`], [`discovery`]: the services, without HTTP.
+//! - [`api`]: the routes and the one place errors become problem documents.
+//!
+//! **Invariant:** nothing is read from a request body before its sender is
+//! authenticated: S2S bodies by `mimi_transport` (signature under the
+//! sender's fetched key), client bodies by [`clients`] (signature under the
+//! key the client registered with a verified credential).
+//!
+//! **Invariant:** nothing is acknowledged before it is committed; a delivery
+//! and its replay record commit together.
+
+pub mod api;
+pub mod clients;
+pub mod config;
+pub mod discovery;
+mod error;
+pub mod kps;
+pub mod metrics;
+pub mod outbound;
+pub mod qs;
+mod secret_file;
+pub mod server;
+mod state;
+
+pub use config::{ProviderConfig, Settings};
+pub use error::{ConfigError, ProviderError, StartError};
+pub use server::{QUEUE_KEY_FILE, Running, SIGNING_KEY_FILE, run, start, start_on};
+pub use state::Provider;

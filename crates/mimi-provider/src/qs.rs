@@ -1,0 +1,83 @@
+//! The queueing service (draft-kohbrok-mimi-transport §5.7; queue IDs per
+//! draft-kohbrok-mimi-metadata-minimalization §8). No HTTP here.
+//!
+//! A hub's `/deliver_message` names each recipient by its queue ID encrypted to
+//! our queue key. We decrypt each one, and in one storage transaction record
+//! the event (replay defence) and append the message to every queue that
+//! exists and is open. Every recipient gets a status in the answer: nothing is
+//! dropped silently, and nothing is acknowledged before it is committed.
+
+use mimi_storage::{DeliverOutcome, EnqueueResult, QueueId, Storage};
+use mimi_transport::ReplayRecord;
+use mimi_wire::{DeliverMessageRequest, DeliverMessageResponse, RecipientStatus};
+
+use crate::error::ProviderError;
+use crate::metrics::DeliveryOutcome;
+use crate::state::Provider;
+
+/// Delivers `request` from the event `event` (already authenticated by the
+/// transport, not yet recorded: it is recorded in the delivery's transaction).
+/// A replayed event changes nothing and is refused with the transport's
+/// replay error.
+pub async fn deliver_message<S: Storage>(
+    provider: &Provider<S>,
+    event: &ReplayRecord,
+    request: &DeliverMessageRequest,
+) -> Result<DeliverMessageResponse, ProviderError> {
+    let domain = provider.settings.domain.as_str();
+    let queue_ids: Vec<Option<QueueId>> = request
+        .recipients()
+        .iter()
+        .map(|ct| provider.queue_key.open_queue_id(domain, ct).ok())
+        .collect();
+    let batch: Vec<(QueueId, &[u8])> = queue_ids
+        .iter()
+        .flatten()
+        .map(|id| (*id, request.message()))
+        .collect();
+    let results = match provider
+        .storage
+        .deliver(Some(event.event_record()), &batch)
+        .await?
+    {
+        DeliverOutcome::Replay => return Err(event.replay_error().into()),
+        DeliverOutcome::Done(results) => results,
+    };
+    let statuses = merge(&queue_ids, results)?;
+    for status in &statuses {
+        provider.metrics.count_delivery(outcome(*status));
+    }
+    Ok(DeliverMessageResponse::new(statuses))
+}
+
+/// One status per recipient, in request order: undecryptable ones from
+/// `queue_ids`, the others from storage's results (in batch order).
+fn merge(
+    queue_ids: &[Option<QueueId>],
+    results: Vec<EnqueueResult>,
+) -> Result<Vec<RecipientStatus>, ProviderError> {
+    let mut results = results.into_iter();
+    queue_ids
+        .iter()
+        .map(|id| match id {
+            None => Ok(RecipientStatus::UndecryptableQueueId),
+            Some(_) => match results.next() {
+                Some(EnqueueResult::Enqueued(_)) => Ok(RecipientStatus::Delivered),
+                Some(EnqueueResult::UnknownQueue) => Ok(RecipientStatus::UnknownQueue),
+                Some(EnqueueResult::QueueRetired) => Ok(RecipientStatus::QueueRetired),
+                None => Err(ProviderError::Internal(
+                    "storage returned fewer results than it was given entries".into(),
+                )),
+            },
+        })
+        .collect()
+}
+
+fn outcome(status: RecipientStatus) -> DeliveryOutcome {
+    match status {
+        RecipientStatus::Delivered => DeliveryOutcome::Delivered,
+        RecipientStatus::UnknownQueue => DeliveryOutcome::UnknownQueue,
+        RecipientStatus::UndecryptableQueueId => DeliveryOutcome::UndecryptableQueueId,
+        RecipientStatus::QueueRetired => DeliveryOutcome::QueueRetired,
+    }
+}

@@ -1,0 +1,129 @@
+//! The provider's shared state: settings, keys, storage, caches and counters,
+//! built once at start and shared by every handler.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mimi_credentials::{Certificate, TrustAnchors};
+use mimi_mls::{KeyPackagePolicy, QueueKeyPair};
+use mimi_storage::Storage;
+use mimi_transport::ratelimit::{Spend, TokenBuckets};
+use mimi_transport::{CacheConfig, Discovery, KeyCache, RateLimiter, RateLimits, ServedKeys};
+use mimi_wire::SigningKey;
+
+use crate::config::Settings;
+use crate::error::ProviderError;
+use crate::metrics::Metrics;
+
+/// Everything a request handler needs. `S` is the storage back end.
+#[derive(Debug)]
+pub struct Provider<S> {
+    pub(crate) settings: Settings,
+    pub(crate) storage: Arc<S>,
+    pub(crate) signing_key: SigningKey,
+    pub(crate) served_keys: ServedKeys,
+    pub(crate) queue_key: QueueKeyPair,
+    pub(crate) transport: mimi_transport::Config,
+    pub(crate) s2s_limiter: RateLimiter,
+    /// Buckets for the provider's own limits (KeyPackages, clients, discovery).
+    pub(crate) buckets: TokenBuckets,
+    pub(crate) key_cache: KeyCache,
+    pub(crate) discovery: Arc<Discovery>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) identity_roots: TrustAnchors,
+    pub(crate) key_package_policy: KeyPackagePolicy,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// The parts of a [`Provider`] that `server::start` builds from files.
+#[derive(Debug)]
+pub(crate) struct Parts<S> {
+    pub settings: Settings,
+    pub storage: Arc<S>,
+    pub signing_key: SigningKey,
+    pub served_keys: ServedKeys,
+    pub queue_key: QueueKeyPair,
+    pub http: reqwest::Client,
+    pub identity_roots: Vec<Certificate>,
+}
+
+/// Most keys the provider's own token buckets remember at once.
+const MAX_TRACKED_KEYS: usize = 100_000;
+
+impl<S: Storage> Provider<S> {
+    pub(crate) fn new(parts: Parts<S>) -> Provider<S> {
+        let Parts {
+            settings,
+            storage,
+            signing_key,
+            served_keys,
+            queue_key,
+            http,
+            identity_roots,
+        } = parts;
+        let cache = CacheConfig::default();
+        let discovery = Arc::new(Discovery::new(http.clone(), cache));
+        let key_package_policy = KeyPackagePolicy {
+            cipher_suites: settings.key_package_suites.clone(),
+            max_lifetime: Duration::from_secs(
+                u64::from(settings.key_packages.max_lifetime_days) * 24 * 3600,
+            ),
+            ..KeyPackagePolicy::default()
+        };
+        Provider {
+            transport: mimi_transport::Config {
+                // A full fan-out (a 1 MiB message and 5,000 recipients) must fit.
+                max_message_len: mimi_wire::qs::MAX_S2S_MESSAGE_LEN,
+                ..mimi_transport::Config::new(settings.domain.clone())
+            },
+            s2s_limiter: RateLimiter::new(RateLimits {
+                per_sender: settings.limits.s2s_sender,
+                per_sender_and_endpoint: settings.limits.s2s_endpoint,
+                max_tracked_keys: MAX_TRACKED_KEYS,
+            }),
+            buckets: TokenBuckets::new(MAX_TRACKED_KEYS),
+            key_cache: KeyCache::new(http.clone(), discovery.clone(), cache),
+            discovery,
+            identity_roots: TrustAnchors::new(identity_roots),
+            metrics: Arc::new(Metrics::new()),
+            key_package_policy,
+            settings,
+            storage,
+            signing_key,
+            served_keys,
+            queue_key,
+            http,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn storage(&self) -> &Arc<S> {
+        &self.storage
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Spends one token of each `(key, limit)`, or refuses with 429.
+    pub(crate) fn rate_limit(&self, spends: &[Spend]) -> Result<(), ProviderError> {
+        self.buckets
+            .try_spend(spends)
+            .map_err(|denied| ProviderError::RateLimited {
+                limit: spends
+                    .get(denied.index)
+                    .map_or_else(String::new, |s| s.limit.to_string()),
+                retry_after_secs: denied.retry_after_secs(),
+            })
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
