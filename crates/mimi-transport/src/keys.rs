@@ -24,6 +24,10 @@ pub const MAX_KEY_LIST_LEN: usize = 16 * 1024;
 /// The path of the key endpoint (§5.1).
 pub const SIGNATURE_KEY_PATH: &str = "/signature_key";
 
+/// The path of the verification-key endpoint (§5.5): the same key list as
+/// [`SIGNATURE_KEY_PATH`] (docs/draft-divergences.md).
+pub const VERIFICATION_KEY_PATH: &str = "/verification_key";
+
 /// The path of DS discovery (§4).
 pub const DS_DOMAIN_PATH: &str = "/.well-known/mimi/ds-domain";
 
@@ -100,11 +104,13 @@ impl ServedKeys {
     }
 }
 
-/// The routes `GET /signature_key` and `GET /.well-known/mimi/ds-domain`, to be
-/// merged into a provider's `Router`.
+/// The routes `GET /signature_key`, `GET /verification_key` (§5.5, the same
+/// list) and `GET /.well-known/mimi/ds-domain`, to be merged into a
+/// provider's `Router`.
 pub fn key_routes(served: ServedKeys) -> Router {
     Router::new()
         .route(SIGNATURE_KEY_PATH, get(signature_key))
+        .route(VERIFICATION_KEY_PATH, get(signature_key))
         .route(DS_DOMAIN_PATH, get(ds_domain))
         .with_state(served)
 }

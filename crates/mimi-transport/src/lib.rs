@@ -36,7 +36,7 @@ pub use cache::{CacheConfig, Discovery, KeyCache};
 pub use error::{PROBLEM_JSON, PROBLEM_TYPE_PREFIX, TransportError, problem_response};
 pub use keys::{
     DS_DOMAIN_PATH, MAX_KEY_LIST_LEN, MAX_KEYS, SIGNATURE_KEY_PATH, ServedKeys, SignatureKeys,
-    key_routes,
+    VERIFICATION_KEY_PATH, key_routes,
 };
 pub use purge::{run_replay_purger, spawn_replay_purger};
 pub use receive::{

@@ -26,6 +26,27 @@ async fn signature_key_serves_the_tls_encoded_key_list() {
 }
 
 #[tokio::test]
+async fn verification_key_serves_the_same_list() {
+    let f = federation().await;
+    let mut bodies = Vec::new();
+    for path in ["signature_key", "verification_key"] {
+        let response = f
+            .client
+            .get(format!("https://ds.a.example/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        bodies.push(response.bytes().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(
+        SignatureKeys::decode(&bodies[1]).unwrap(),
+        f.a.served.keys()
+    );
+}
+
+#[tokio::test]
 async fn ds_domain_is_served_as_text() {
     let f = federation().await;
     let response = f
