@@ -58,20 +58,29 @@ fn replay_sender(client_id: &str) -> String {
 }
 
 /// Decodes a client request and checks everything that needs no stored state.
-pub(crate) fn decode_request(
+pub(crate) fn decode_request<S>(
+    provider: &Provider<S>,
     bytes: &[u8],
     expected: ClientOperation,
-    skew_ms: u64,
 ) -> Result<(ClientRequest, DeviceId), ProviderError> {
-    check_request(ClientRequest::decode_for(expected, bytes)?, skew_ms)
+    check_request(provider, ClientRequest::decode_for(expected, bytes)?)
 }
 
-/// Checks a decoded request's client ID and time window.
-pub(crate) fn check_request(
+/// Checks a decoded request's client ID (a canonical device URI of our
+/// domain: 400 otherwise, docs/wire-spec.md §13.4 check 4) and time window.
+pub(crate) fn check_request<S>(
+    provider: &Provider<S>,
     request: ClientRequest,
-    skew_ms: u64,
 ) -> Result<(ClientRequest, DeviceId), ProviderError> {
     let device = request.tbs().client_id()?;
+    let ours = &provider.settings.domain;
+    if device.domain() != Some(ours) {
+        return Err(ProviderError::Invalid(format!(
+            "{} is not a device of {ours}; send requests to your own provider",
+            device_uri(&device)?
+        )));
+    }
+    let skew_ms = provider.transport.skew_ms;
     check_freshness(request.tbs().created_at_ms(), now_ms(), skew_ms).map_err(|e| {
         ProviderError::Forbidden(format!("{e}; sign a new request with the current time"))
     })?;
@@ -125,7 +134,7 @@ pub async fn authenticate<S: Storage>(
     bytes: &[u8],
     expected: ClientOperation,
 ) -> Result<AuthenticatedClient, ProviderError> {
-    let (request, device) = decode_request(bytes, expected, provider.transport.skew_ms)?;
+    let (request, device) = decode_request(provider, bytes, expected)?;
     authenticate_decoded(provider, request, device).await
 }
 
@@ -155,19 +164,20 @@ pub async fn register<S: Storage>(
     provider: &Provider<S>,
     bytes: &[u8],
 ) -> Result<ClientRecord, ProviderError> {
-    let (request, device) =
-        decode_request(bytes, ClientOperation::Register, provider.transport.skew_ms)?;
+    let (request, device) = decode_request(provider, bytes, ClientOperation::Register)?;
     let body = RegisterRequest::decode(request.tbs().body())?;
+    // A malformed handle is a malformed request: refused before anything
+    // is recorded.
+    let handle = body.handle()?.map(|h| h.to_string());
     let (chain, credential) = verify_credential(provider, &body)?;
     let client_id = device_uri(&device)?;
-    check_credential_names(provider, &credential, &device)?;
+    check_credential_names(&credential, &device)?;
     verify_signature(
         credential.leaf_spki_der(),
         request.tbs(),
         request.signature(),
     )?;
     admit(provider, &client_id, request.tbs()).await?;
-    let handle = body.handle()?.map(|h| h.to_string());
     let record = ClientRecord {
         client_id,
         user_id: user_uri(credential.user())?,
@@ -204,9 +214,8 @@ fn verify_credential<S>(
 }
 
 /// The credential must be a device credential for exactly the registering
-/// device, of this provider's domain.
-fn check_credential_names<S>(
-    provider: &Provider<S>,
+/// device (which [`check_request`] checked to be of this provider's domain).
+fn check_credential_names(
     credential: &VerifiedCredential,
     device: &DeviceId,
 ) -> Result<(), ProviderError> {
@@ -220,13 +229,6 @@ fn check_credential_names<S>(
             "the certificate is for {}, but the request is signed as {}",
             device_uri(certified)?,
             device_uri(device)?
-        )));
-    }
-    if device.domain() != Some(&provider.settings.domain) {
-        return Err(ProviderError::Forbidden(format!(
-            "{} is not a device of {}; register with your own provider",
-            device_uri(device)?,
-            provider.settings.domain
         )));
     }
     Ok(())

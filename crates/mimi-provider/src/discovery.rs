@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mimi_credentials::Certificate;
 use mimi_identifiers::{DeviceId, Handle, Identifier, UserId};
 use mimi_storage::Storage;
+use mimi_transport::ReplayRecord;
 use mimi_transport::ratelimit::Spend;
 use serde::Serialize;
 
@@ -243,11 +244,15 @@ pub enum Answer {
     KeyPackages(KeyPackages),
 }
 
-/// Answers `query` for `searcher`, after its rate limit and policy.
+/// Answers `query` for `searcher`, after its rate limit and policy. A signed
+/// query's `replay` record is stored after every check that can refuse the
+/// query and before anything is handed out: a refused query leaves no
+/// record, and a replayed one takes no KeyPackage.
 pub async fn answer<S: Storage>(
     provider: &Provider<S>,
     query: &KeyQuery,
     searcher: &Searcher,
+    replay: Option<&ReplayRecord>,
 ) -> Result<Answer, ProviderError> {
     let key = match searcher {
         Searcher::Domain(d) => format!("discovery domain {d}"),
@@ -258,8 +263,18 @@ pub async fn answer<S: Storage>(
         limit: provider.settings.limits.discovery,
         cost: 1,
     }])?;
+    let record = async || -> Result<(), ProviderError> {
+        if let Some(replay) = replay {
+            replay.remember(&*provider.storage).await?;
+        }
+        Ok(())
+    };
     match query {
-        KeyQuery::Domain => Ok(Answer::Domain(domain_keys(provider)?)),
+        KeyQuery::Domain => {
+            let keys = domain_keys(provider)?;
+            record().await?;
+            Ok(Answer::Domain(keys))
+        }
         KeyQuery::User(search) => {
             if matches!(searcher, Searcher::Anonymous(_))
                 && !provider.settings.discovery.anonymous_user_keys
@@ -268,7 +283,9 @@ pub async fn answer<S: Storage>(
                     "this provider gives user keys only to signed searchers; POST the query as a signed S2S event".into(),
                 ));
             }
-            Ok(Answer::User(user_keys(provider, search).await?))
+            let keys = user_keys(provider, search).await?;
+            record().await?;
+            Ok(Answer::User(keys))
         }
         KeyQuery::KeyPackages(search, suite) => {
             let Searcher::Domain(requester) = searcher else {
@@ -278,7 +295,9 @@ pub async fn answer<S: Storage>(
             };
             let user = resolve_user(provider, search).await?;
             let request = mimi_wire::GroupKeyPackageRequest::new(user.clone().into_bytes(), *suite);
-            let response = crate::kps::claim(provider, requester, &request).await?;
+            let claim = crate::kps::admit_claim(provider, requester, &request).await?;
+            record().await?;
+            let response = crate::kps::hand_out(provider, claim).await?;
             Ok(Answer::KeyPackages(KeyPackages {
                 user,
                 key_packages: response

@@ -77,9 +77,10 @@ impl From<StorageError> for ProviderError {
             | StorageError::MessageTooLarge { .. }
             | StorageError::BatchTooLarge { .. }
             | StorageError::OutOfRange { .. } => ProviderError::Invalid(e.to_string()),
+            // docs/wire-spec.md §13.5: a handle the provider refuses is 403.
+            StorageError::HandleTaken { .. } => ProviderError::Forbidden(e.to_string()),
             StorageError::DuplicateKeyPackage { .. }
             | StorageError::ClientExists { .. }
-            | StorageError::HandleTaken { .. }
             | StorageError::QueueExists { .. } => ProviderError::Conflict(e.to_string()),
             _ => ProviderError::Storage(e),
         }

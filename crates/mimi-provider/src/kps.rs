@@ -128,20 +128,40 @@ fn check_one<S>(
     Ok(kp)
 }
 
-/// Hands out one KeyPackage per client of the requested user to `requester`.
-pub async fn claim<S: Storage>(
+/// A `/group_key_packages` request that passed every check that can refuse
+/// it (§12.3): what is left is handing the KeyPackages out.
+#[derive(Debug)]
+pub struct AdmittedClaim {
+    /// The user's `mimi://` URI, one of ours with a registered client.
+    user: String,
+    cipher_suite: u16,
+}
+
+/// Checks a claim without changing anything but the rate limits: the user
+/// must be a canonical user URI of our domain (400 otherwise) with a
+/// registered client (404 otherwise), and `requester` within its limits
+/// (429). Callers record the event's replay key after this and before
+/// [`hand_out`], so that a refused claim leaves no record and a replayed one
+/// takes nothing.
+pub async fn admit_claim<S: Storage>(
     provider: &Provider<S>,
     requester: &str,
     request: &GroupKeyPackageRequest,
-) -> Result<GroupKeyPackageResponse, ProviderError> {
+) -> Result<AdmittedClaim, ProviderError> {
     let user = request.user()?;
     if user.domain() != Some(&provider.settings.domain) {
-        return Err(ProviderError::NotFound(format!(
+        return Err(ProviderError::Invalid(format!(
             "{user} is not a user of {}; ask the user's own provider",
             provider.settings.domain
         )));
     }
     let user = user_uri(&user)?;
+    if provider.storage.clients_of_user(&user).await?.is_empty() {
+        return Err(ProviderError::NotFound(format!(
+            "{user} has no registered client at {}",
+            provider.settings.domain
+        )));
+    }
     let limits = &provider.settings.limits;
     provider.rate_limit(&[
         Spend {
@@ -155,9 +175,20 @@ pub async fn claim<S: Storage>(
             cost: 1,
         },
     ])?;
+    Ok(AdmittedClaim {
+        user,
+        cipher_suite: request.cipher_suite(),
+    })
+}
+
+/// Hands out one KeyPackage per client of an admitted claim's user.
+pub async fn hand_out<S: Storage>(
+    provider: &Provider<S>,
+    claim: AdmittedClaim,
+) -> Result<GroupKeyPackageResponse, ProviderError> {
     let claimed = provider
         .storage
-        .claim(&user, request.cipher_suite())
+        .claim(&claim.user, claim.cipher_suite)
         .await?;
     provider
         .metrics

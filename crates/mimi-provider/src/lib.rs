@@ -8,6 +8,8 @@
 //!   storage (SQLite or PostgreSQL), TLS listeners, `/metrics`, replay purge.
 //! - [`qs`], [`kps`], [`clients`], [`discovery`]: the services, without HTTP.
 //! - [`api`]: the routes and the one place errors become problem documents.
+//! - `testing` (feature `test-utils`): a test PKI, loopback federations of
+//!   real providers and test clients, for tests and benchmarks.
 //!
 //! **Invariant:** nothing is read from a request body before its sender is
 //! authenticated: S2S bodies by `mimi_transport` (signature under the
@@ -29,6 +31,8 @@ pub mod qs;
 mod secret_file;
 pub mod server;
 mod state;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use config::{ProviderConfig, Settings};
 pub use error::{ConfigError, ProviderError, StartError};

@@ -1,6 +1,7 @@
 //! Starting a provider from its [`Settings`]: keys (created 0600 on first
 //! start), storage, TLS, listeners, and the background tasks.
 
+use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -47,9 +48,22 @@ pub struct Running {
     pub banner: Vec<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The `Arc<Provider<S>>` behind the listeners, for [`Running::provider`]
+    /// (feature `test-utils`); type-erased so that `Running` is one type
+    /// whatever the storage back end.
+    #[cfg_attr(not(feature = "test-utils"), allow(dead_code))]
+    provider: Arc<dyn Any + Send + Sync>,
 }
 
 impl Running {
+    /// The running provider's state if its storage is `S` (`None` for the
+    /// other back end): for tests and benchmarks that assert on storage or
+    /// send requests as this provider (`mimi_provider::testing`).
+    #[cfg(feature = "test-utils")]
+    pub fn provider<S: Storage>(&self) -> Option<Arc<Provider<S>>> {
+        self.provider.clone().downcast::<Provider<S>>().ok()
+    }
+
     /// Stops accepting connections and waits for the listeners to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -197,6 +211,7 @@ async fn start_with<S: Storage>(
         banner,
         stop,
         tasks,
+        provider,
     })
 }
 

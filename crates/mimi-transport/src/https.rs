@@ -95,7 +95,7 @@ pub async fn serve_tls(
             };
             let service = TowerToHyperService::new(app);
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await
             {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

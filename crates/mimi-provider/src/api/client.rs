@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -181,10 +181,8 @@ async fn listen<S: Storage>(
     let value = value
         .to_str()
         .map_err(|_| ProviderError::Invalid(format!("the {LISTEN_HEADER} header is not ASCII")))?;
-    let (request, device) = clients::check_request(
-        ClientRequest::from_header_value(value)?,
-        provider.transport.skew_ms,
-    )?;
+    let (request, device) =
+        clients::check_request(&provider, ClientRequest::from_header_value(value)?)?;
     let client = clients::authenticate_decoded(&provider, request, device).await?;
     let from_seq = ListenRequest::decode(client.body())?.from_seq();
     let queue = client.queue_id();
@@ -237,6 +235,15 @@ async fn push<S: Storage>(
             }
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // §13.6: the client sends no data; acks go over POST.
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    let close = CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "send no data frames; acknowledge with POST /client/v1/ack".into(),
+                    };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return;
+                }
                 Some(Ok(_)) => {}
             },
             () = tokio::time::sleep(KEEPALIVE) => {

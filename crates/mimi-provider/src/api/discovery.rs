@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use mimi_storage::Storage;
 use mimi_transport::https::PeerAddr;
-use mimi_transport::{read_body, receive};
+use mimi_transport::{read_body, receive_unrecorded};
 use mimi_wire::EventKind;
 
 use crate::discovery::{self, KeyQuery, Searcher};
@@ -37,7 +37,7 @@ async fn anonymous<S: Storage>(
     // Behind no listener of ours is a request without a peer address; count
     // such requests together rather than not at all.
     let addr = peer.map_or_else(|| "unknown".to_string(), |Extension(PeerAddr(a))| ip(a));
-    let answer = discovery::answer(&provider, &query, &Searcher::Anonymous(addr)).await?;
+    let answer = discovery::answer(&provider, &query, &Searcher::Anonymous(addr), None).await?;
     Ok(Json(answer).into_response())
 }
 
@@ -48,22 +48,20 @@ async fn signed<S: Storage>(
 ) -> Result<Response, ProviderError> {
     let p = &*provider;
     let bytes = read_body(&headers, body, discovery::MAX_QUERY_LEN + 1024).await?;
-    let checked = receive(
+    let checked = receive_unrecorded(
         &bytes,
         EventKind::KeyQuery,
         &p.transport,
         &p.s2s_limiter,
         &p.key_cache,
-        &*p.storage,
         now_ms(),
     )
     .await?;
-    let (peer, (_, envelope)) = checked.into_parts();
-    let query = std::str::from_utf8(envelope.body())
+    let query = std::str::from_utf8(checked.envelope().body())
         .map_err(|_| ProviderError::Invalid("the key query is not UTF-8".into()))?;
     let query = KeyQuery::parse(query)?;
-    let searcher = Searcher::Domain(peer.domain().to_string());
-    let answer = discovery::answer(p, &query, &searcher).await?;
+    let searcher = Searcher::Domain(checked.peer().domain().to_string());
+    let answer = discovery::answer(p, &query, &searcher, Some(checked.replay_record())).await?;
     Ok(Json(answer).into_response())
 }
 

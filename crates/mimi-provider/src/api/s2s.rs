@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use mimi_storage::Storage;
-use mimi_transport::{read_body, receive, receive_unrecorded};
+use mimi_transport::{read_body, receive_unrecorded};
 use mimi_wire::{
     EventKind, GroupKeyPackageRequest, QueueingServiceRequest, QueueingServiceResponse,
 };
@@ -86,6 +86,8 @@ async fn deliver_message<S: Storage>(
 }
 
 /// §5.9: one KeyPackage per client of a user, to the requesting provider.
+/// The event is recorded only once the claim passed its checks, so that a
+/// refused claim leaves no replay record and a replayed one takes nothing.
 async fn group_key_packages<S: Storage>(
     State(provider): State<Arc<Provider<S>>>,
     headers: HeaderMap,
@@ -93,18 +95,18 @@ async fn group_key_packages<S: Storage>(
 ) -> Result<Response, ProviderError> {
     let p = &*provider;
     let bytes = read_body(&headers, body, p.transport.max_message_len).await?;
-    let checked = receive(
+    let checked = receive_unrecorded(
         &bytes,
         EventKind::GroupKeyPackages,
         &p.transport,
         &p.s2s_limiter,
         &p.key_cache,
-        &*p.storage,
         now_ms(),
     )
     .await?;
-    let (peer, (_, envelope)) = checked.into_parts();
-    let request = GroupKeyPackageRequest::decode(envelope.body())?;
-    let response = kps::claim(p, peer.domain().as_str(), &request).await?;
+    let request = GroupKeyPackageRequest::decode(checked.envelope().body())?;
+    let claim = kps::admit_claim(p, checked.peer().domain().as_str(), &request).await?;
+    checked.replay_record().remember(&*p.storage).await?;
+    let response = kps::hand_out(p, claim).await?;
     octet_stream(response.encode()?)
 }

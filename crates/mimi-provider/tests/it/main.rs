@@ -1,0 +1,17 @@
+//! The provider's integration tests: real providers on loopback (real TLS,
+//! real HTTP, real OpenMLS KeyPackages), built with `mimi_provider::testing`.
+//! Each test that starts providers runs on SQLite and on PostgreSQL (a fresh
+//! database per provider on the server of `MIMI_TEST_POSTGRES_URL`, which
+//! scripts/test starts; without it those tests fail, they never skip).
+
+mod harness;
+
+mod bad_input;
+mod config;
+mod discovery;
+mod federation;
+mod key_packages;
+mod metrics;
+mod not_implemented;
+mod replay;
+mod restart;
