@@ -517,6 +517,7 @@ pub struct FederationBuilder {
     backend: Backend,
     configure: Vec<Configure>,
     unreachable: Vec<String>,
+    external: Vec<String>,
 }
 
 impl fmt::Debug for FederationBuilder {
@@ -525,6 +526,7 @@ impl fmt::Debug for FederationBuilder {
             .field("domains", &self.domains)
             .field("backend", &self.backend)
             .field("unreachable", &self.unreachable)
+            .field("external", &self.external)
             .finish_non_exhaustive()
     }
 }
@@ -537,6 +539,15 @@ impl FederationBuilder {
         edit: impl Fn(&str, &mut ProviderConfig) + Send + Sync + 'static,
     ) -> FederationBuilder {
         self.configure.push(Box::new(edit));
+        self
+    }
+
+    /// A provider of `domain` that the test runs itself (e.g. as a
+    /// `mimi-server provider` process it may kill): the PKI covers it, a
+    /// free loopback port is chosen for it and named in every resolver map,
+    /// and [`TestFederation::external_config`] writes its config file.
+    pub fn external(mut self, domain: &str) -> FederationBuilder {
+        self.external.push(domain.to_string());
         self
     }
 
@@ -611,6 +622,7 @@ impl TestFederation {
             backend,
             configure: Vec::new(),
             unreachable: Vec::new(),
+            external: Vec::new(),
         }
     }
 
@@ -620,7 +632,12 @@ impl TestFederation {
     }
 
     async fn start_from(builder: FederationBuilder) -> Result<TestFederation, TestError> {
-        let names: Vec<&str> = builder.domains.iter().map(String::as_str).collect();
+        let names: Vec<&str> = builder
+            .domains
+            .iter()
+            .chain(&builder.external)
+            .map(String::as_str)
+            .collect();
         let pki = TestPki::new(&names)?;
         // Every port first, so that each provider's resolver map can name
         // all the others.
@@ -635,6 +652,11 @@ impl TestFederation {
             listeners.push(listener);
         }
         for name in &builder.unreachable {
+            resolve.insert(name.clone(), closed_port()?);
+        }
+        // A port free now, for a process the test starts later (a small
+        // window in which another program could take it; loopback only).
+        for name in &builder.external {
             resolve.insert(name.clone(), closed_port()?);
         }
         let postgres_admin = match &builder.backend {
@@ -699,6 +721,41 @@ impl TestFederation {
             edit(name, &mut config);
         }
         config.check(&base).map_err(setup("provider config"))
+    }
+
+    /// Writes `<pki dir>/<domain>/provider.toml` for an
+    /// [`external`](FederationBuilder::external) provider: its PEM files, the
+    /// port chosen for it, a data directory, storage on the federation's back
+    /// end (a new database on PostgreSQL, dropped by the caller with
+    /// [`drop_database`]) and the federation's resolver map. Returns the path.
+    pub async fn external_config(&self, domain: &str) -> Result<PathBuf, TestError> {
+        let files = self.pki.provider_files(domain)?;
+        let addr = *self
+            .resolve
+            .get(domain)
+            .ok_or_else(|| TestError::Setup(format!("{domain} is not in the federation")))?;
+        let storage = match &self.postgres_admin {
+            None => String::new(),
+            Some(admin) => format!("storage = {:?}\n", create_database(admin).await?),
+        };
+        let quoted = |p: &Path| format!("{:?}", p.display().to_string());
+        let mut resolve = String::new();
+        for (name, addr) in &self.resolve {
+            resolve.push_str(&format!("{name:?} = \"{addr}\"\n"));
+        }
+        let dir = self.pki.dir().join(domain);
+        let text = format!(
+            "domain = {domain:?}\nlisten = [\"{addr}\"]\ndata_dir = \"data\"\n{storage}\
+             tls_certificate = {}\ntls_key = {}\ntls_roots = [{}]\nidentity_roots = [{}]\n\
+             [resolve]\n{resolve}",
+            quoted(&files.tls_certificate),
+            quoted(&files.tls_key),
+            quoted(&files.tls_root),
+            quoted(&files.identity_root),
+        );
+        let path = dir.join("provider.toml");
+        write_file(&path, &text)?;
+        Ok(path)
     }
 
     /// The PKI everything was issued from.
