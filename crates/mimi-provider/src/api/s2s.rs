@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{any, post};
 use mimi_storage::Storage;
 use mimi_transport::{read_body, receive_unrecorded};
 use mimi_wire::{
@@ -39,18 +39,36 @@ pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
             EventKind::ConnectionKeyPackages.endpoint_path(),
             post(|| async { not_implemented(EventKind::ConnectionKeyPackages) }),
         )
+        // The hub's endpoints (§5.2-5.4): the delivery service comes next.
+        .route(
+            EventKind::GroupOperation.endpoint_path(),
+            any(|| async { not_implemented(EventKind::GroupOperation) }),
+        )
+        .route(
+            EventKind::WelcomeInformation.endpoint_path(),
+            any(|| async { not_implemented(EventKind::WelcomeInformation) }),
+        )
+        .route(
+            EventKind::ExternalCommitInformation.endpoint_path(),
+            any(|| async { not_implemented(EventKind::ExternalCommitInformation) }),
+        )
 }
 
 /// §5.6 and §5.8 take connection tokens, which belong to the
-/// metadata-minimalization work (docs/draft-divergences.md).
+/// metadata-minimalization work (docs/draft-divergences.md); §5.2-5.4 are
+/// the hub's, not served yet. A peer gets 501, not 404: the endpoint exists
+/// in the protocol, this provider does not offer it.
 fn not_implemented(kind: EventKind) -> ProviderError {
     ProviderError::NotImplemented(match kind {
         EventKind::ConnectionRequest => {
             "POST /connection_request (connection establishment, draft-kohbrok-mimi-metadata-minimalization §5)"
         }
-        _ => {
+        EventKind::ConnectionKeyPackages => {
             "POST /connection_key_packages (KeyPackages by connection token, draft-kohbrok-mimi-metadata-minimalization §7)"
         }
+        EventKind::GroupOperation => "/group_operation (this provider hosts no rooms yet)",
+        EventKind::WelcomeInformation => "/welcome_information (this provider hosts no rooms yet)",
+        _ => "/external_commit_information (this provider hosts no rooms yet)",
     })
 }
 
