@@ -187,6 +187,8 @@ pub enum StartError {
         path: PathBuf,
         detail: String,
     },
+    #[error("key file {} is readable by others (mode {mode:o}); run chmod 600 on it", path.display())]
+    KeyFileReadable { path: PathBuf, mode: u32 },
     #[error("cannot open storage: {0}")]
     Storage(#[from] StorageError),
     #[error("cannot listen on {addr}: {detail}")]

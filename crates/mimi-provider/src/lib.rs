@@ -28,7 +28,7 @@ pub mod kps;
 pub mod metrics;
 pub mod outbound;
 pub mod qs;
-mod secret_file;
+pub mod secret_file;
 pub mod server;
 mod state;
 #[cfg(feature = "test-utils")]

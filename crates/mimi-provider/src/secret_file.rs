@@ -61,11 +61,10 @@ pub fn load(path: &Path) -> Result<Vec<u8>, StartError> {
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
-            return Err(file_error(
-                "key file is readable by others",
-                path,
-                format!("mode {:o}; run chmod 600 on it", mode & 0o777),
-            ));
+            return Err(StartError::KeyFileReadable {
+                path: path.to_path_buf(),
+                mode: mode & 0o777,
+            });
         }
     }
     std::fs::read(path).map_err(|e| file_error("cannot read key file", path, e))
