@@ -62,6 +62,7 @@ async fn federation(backend: Backend) -> TestFederation {
             config.rate_limits.s2s_sender = unlimited();
             config.rate_limits.s2s_endpoint = unlimited();
             config.rate_limits.client = unlimited();
+            config.rate_limits.registrations = unlimited();
         })
         .start()
         .await

@@ -99,6 +99,9 @@ pub struct RateLimitConfig {
     pub key_packages_per_user: LimitConfig,
     /// Client API requests of one client.
     pub client: LimitConfig,
+    /// Registrations from one network address (each costs a chain and CRL
+    /// check before the client is known).
+    pub registrations: LimitConfig,
     /// Key-material discovery queries of one searcher (domain, or IP address
     /// for anonymous searches).
     pub discovery: LimitConfig,
@@ -112,6 +115,7 @@ impl Default for RateLimitConfig {
             key_packages_per_domain: LimitConfig::new(100, 10.0),
             key_packages_per_user: LimitConfig::new(10, 0.2),
             client: LimitConfig::new(200, 100.0),
+            registrations: LimitConfig::new(100, 10.0),
             discovery: LimitConfig::new(20, 1.0),
         }
     }
@@ -182,6 +186,7 @@ pub struct Limits {
     pub key_packages_per_domain: Limit,
     pub key_packages_per_user: Limit,
     pub client: Limit,
+    pub registrations: Limit,
     pub discovery: Limit,
 }
 
@@ -205,6 +210,7 @@ impl RateLimitConfig {
                 .key_packages_per_user
                 .to_limit("rate_limits.key_packages_per_user")?,
             client: self.client.to_limit("rate_limits.client")?,
+            registrations: self.registrations.to_limit("rate_limits.registrations")?,
             discovery: self.discovery.to_limit("rate_limits.discovery")?,
         })
     }

@@ -13,6 +13,15 @@
 //!   address, metrics, data directory, storage counts for assertions, and
 //!   sends as that provider (`claim_key_packages`, `deliver_to`, signed
 //!   events).
+//! - Scale-out ([`FederationBuilder::replicas`], PostgreSQL only): several
+//!   instances of one domain's provider, each on its own loopback port with
+//!   its own data directory holding copies of the first instance's key
+//!   files, all on one database: what several processes behind a load
+//!   balancer are. [`TestFederation::provider`] and every resolver map name
+//!   the first instance (the load balancer's address); a test reaches a
+//!   given instance through [`TestFederation::replica`]: its
+//!   [`TestProvider::post_raw`] and [`TestProvider::get`], and
+//!   [`TestClient::through`] for a client's requests and WebSocket.
 //! - [`TestClient`]: a device of a user at a provider, with a device
 //!   certificate from its domain CA, speaking the signed client API
 //!   (docs/wire-spec.md §13): register, fetch, ack, KeyPackages built by
@@ -75,7 +84,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::{ProviderConfig, Settings};
 use crate::outbound::{SendError, SignedEvent};
-use crate::server::{Running, start_on};
+use crate::server::{QUEUE_KEY_FILE, Running, SIGNING_KEY_FILE, start_on};
 use crate::state::Provider;
 
 /// The environment variable naming the PostgreSQL server of the tests
@@ -518,6 +527,8 @@ pub struct FederationBuilder {
     configure: Vec<Configure>,
     unreachable: Vec<String>,
     external: Vec<String>,
+    /// Instances per domain, where more than one.
+    replicas: BTreeMap<String, usize>,
 }
 
 impl fmt::Debug for FederationBuilder {
@@ -527,6 +538,7 @@ impl fmt::Debug for FederationBuilder {
             .field("backend", &self.backend)
             .field("unreachable", &self.unreachable)
             .field("external", &self.external)
+            .field("replicas", &self.replicas)
             .finish_non_exhaustive()
     }
 }
@@ -549,6 +561,47 @@ impl FederationBuilder {
     pub fn external(mut self, domain: &str) -> FederationBuilder {
         self.external.push(domain.to_string());
         self
+    }
+
+    /// Runs `instances` processes' worth of `domain`'s provider instead of
+    /// one: the first as usual, each other on its own loopback port, with
+    /// its own data directory holding copies of the first one's key files
+    /// (the signing key with its modification time, from which its
+    /// published validity starts) and the same PostgreSQL database.
+    /// Resolver maps name the first instance; reach the others with
+    /// [`TestFederation::replica`]. On [`Backend::Sqlite`] the federation
+    /// does not start: SQLite is one process's database.
+    pub fn replicas(mut self, domain: &str, instances: usize) -> FederationBuilder {
+        self.replicas.insert(domain.to_string(), instances);
+        self
+    }
+
+    /// How many instances of `domain` run.
+    fn instances_of(&self, domain: &str) -> usize {
+        self.replicas.get(domain).copied().unwrap_or(1)
+    }
+
+    /// Refuses replicas the federation cannot run.
+    fn check_replicas(&self) -> Result<(), TestError> {
+        for (domain, &instances) in &self.replicas {
+            if !self.domains.contains(domain) {
+                return Err(TestError::Setup(format!(
+                    "replicas of {domain}, which is not among the federation's domains {:?}: add it to them",
+                    self.domains
+                )));
+            }
+            if instances == 0 {
+                return Err(TestError::Setup(format!(
+                    "0 instances of {domain}: a domain runs at least one"
+                )));
+            }
+            if instances > 1 && self.backend == Backend::Sqlite {
+                return Err(TestError::Setup(format!(
+                    "{instances} instances of {domain} on SQLite: SQLite is one process's database and wakes listeners in that process only; run replicas on Backend::Postgres"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Adds `domain` to every resolver map, pointing at a closed loopback
@@ -623,6 +676,7 @@ impl TestFederation {
             configure: Vec::new(),
             unreachable: Vec::new(),
             external: Vec::new(),
+            replicas: BTreeMap::new(),
         }
     }
 
@@ -632,6 +686,7 @@ impl TestFederation {
     }
 
     async fn start_from(builder: FederationBuilder) -> Result<TestFederation, TestError> {
+        builder.check_replicas()?;
         let names: Vec<&str> = builder
             .domains
             .iter()
@@ -640,16 +695,20 @@ impl TestFederation {
             .collect();
         let pki = TestPki::new(&names)?;
         // Every port first, so that each provider's resolver map can name
-        // all the others.
+        // all the others. A domain's name resolves to its first instance.
         let mut listeners = Vec::new();
         let mut resolve = ResolverMap::new();
         for name in &builder.domains {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(setup("binding a loopback port"))?;
-            let addr = listener.local_addr().map_err(setup("local address"))?;
-            resolve.insert(name.clone(), addr);
-            listeners.push(listener);
+            for replica in 0..builder.instances_of(name) {
+                let listener = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(setup("binding a loopback port"))?;
+                if replica == 0 {
+                    let addr = listener.local_addr().map_err(setup("local address"))?;
+                    resolve.insert(name.clone(), addr);
+                }
+                listeners.push((name, replica, listener));
+            }
         }
         for name in &builder.unreachable {
             resolve.insert(name.clone(), closed_port()?);
@@ -673,10 +732,11 @@ impl TestFederation {
             tls_client,
             postgres_admin,
         };
-        for (name, listener) in builder.domains.iter().zip(listeners) {
-            let settings = federation.settings_for(name, &builder).await?;
-            let provider = TestProvider::start(settings, listener).await;
-            match provider {
+        for (name, replica, listener) in listeners {
+            match federation
+                .start_instance(name, replica, listener, &builder)
+                .await
+            {
                 Ok(p) => federation.providers.push(p),
                 Err(e) => {
                     federation.shutdown().await;
@@ -685,6 +745,46 @@ impl TestFederation {
             }
         }
         Ok(federation)
+    }
+
+    /// Starts instance `replica` of `name`'s provider on `listener`: the
+    /// first from a fresh config, the others from the first one's.
+    async fn start_instance(
+        &self,
+        name: &str,
+        replica: usize,
+        listener: TcpListener,
+        builder: &FederationBuilder,
+    ) -> Result<TestProvider, TestError> {
+        let settings = match replica {
+            0 => self.settings_for(name, builder).await?,
+            _ => {
+                let addr = listener.local_addr().map_err(setup("local address"))?;
+                self.replica_settings(name, replica, addr)?
+            }
+        };
+        TestProvider::launch(settings, replica, listener, self).await
+    }
+
+    /// The settings of instance `replica` of `name`: the first instance's,
+    /// with a data directory of its own holding copies of its key files.
+    fn replica_settings(
+        &self,
+        name: &str,
+        replica: usize,
+        addr: SocketAddr,
+    ) -> Result<Settings, TestError> {
+        let first = self.provider(name);
+        let mut settings = first.settings().clone();
+        settings.data_dir = self
+            .pki
+            .dir()
+            .join(name)
+            .join(format!("replica-{replica}"))
+            .join("data");
+        settings.listen = vec![addr];
+        copy_key_files(first.data_dir(), &settings.data_dir)?;
+        Ok(settings)
     }
 
     /// The checked config of `name`'s provider: real files, its resolver
@@ -763,20 +863,34 @@ impl TestFederation {
         &self.pki
     }
 
-    /// The provider of `domain`.
+    /// The provider of `domain` (its first instance, which resolver maps
+    /// name).
     ///
     /// # Panics
     ///
     /// If the federation has no provider of that domain (a mistake in the
     /// test).
     pub fn provider(&self, domain: &str) -> &TestProvider {
-        self.providers
-            .iter()
-            .find(|p| p.domain.as_str() == domain)
-            .unwrap_or_else(|| panic!("the test federation has no provider {domain}"))
+        self.replica(domain, 0)
     }
 
-    /// Every provider, in the order of the domains given.
+    /// Instance `index` of `domain`'s provider (0 is the first; see
+    /// [`FederationBuilder::replicas`]).
+    ///
+    /// # Panics
+    ///
+    /// If the federation has no such instance (a mistake in the test).
+    pub fn replica(&self, domain: &str, index: usize) -> &TestProvider {
+        self.providers
+            .iter()
+            .find(|p| p.domain.as_str() == domain && p.replica == index)
+            .unwrap_or_else(|| {
+                panic!("the test federation has no instance {index} of the provider {domain}")
+            })
+    }
+
+    /// Every instance of every provider, in the order of the domains given
+    /// (a domain's instances in order).
     pub fn providers(&self) -> &[TestProvider] {
         &self.providers
     }
@@ -845,22 +959,19 @@ impl TestFederation {
 
     /// GETs `https://<domain><path_and_query>`.
     pub async fn get(&self, domain: &str, path_and_query: &str) -> Result<Reply, TestError> {
-        let response = self
-            .http()
-            .get(format!("https://{domain}{path_and_query}"))
-            .send()
-            .await
-            .map_err(|e| TestError::Http(e.to_string()))?;
-        Reply::read(response).await
+        get(&self.http(), domain, path_and_query).await
     }
 
-    /// Stops every provider and starts each again on the same port, data
-    /// directory and database: what an operator's restart does. The kit's
-    /// HTTPS client is replaced, so no request reaches a stopped instance.
+    /// Stops every provider (every instance) and starts each again on the
+    /// same port, data directory and database: what an operator's restart
+    /// of the whole federation does. One instance restarts alone with
+    /// [`TestProvider::stop`] and [`TestProvider::start_again`]: a stopped
+    /// instance has closed every connection (`serve_tls` returns only then),
+    /// so no peer's pooled connection reaches it.
     ///
-    /// Every provider restarts, not only one: `mimi_transport::https::serve_tls`
-    /// keeps serving connections accepted before a shutdown, so a peer with
-    /// a kept-alive connection would still reach the old instance.
+    /// The kit's HTTPS clients are replaced as well, so that the first
+    /// request after the restart is not sent on a pooled connection that
+    /// the stopped instance has just closed.
     pub async fn restart(&self) -> Result<(), TestError> {
         for provider in &self.providers {
             provider.stop().await;
@@ -884,10 +995,14 @@ impl TestFederation {
             }
         }
         if let Some(admin) = &self.postgres_admin {
-            for provider in &self.providers {
-                if let Some(name) = provider.database_name() {
-                    drop_database(admin, &name).await;
-                }
+            // Replicas share their first instance's database.
+            let databases: std::collections::BTreeSet<String> = self
+                .providers
+                .iter()
+                .filter_map(TestProvider::database_name)
+                .collect();
+            for name in databases {
+                drop_database(admin, &name).await;
             }
         }
     }
@@ -953,6 +1068,34 @@ fn closed_port() -> Result<SocketAddr, TestError> {
     listener.local_addr().map_err(setup("local address"))
 }
 
+/// Copies the key files of the data directory `from` into `to`, keeping
+/// their modes (0600) and modification times: a replica must publish the
+/// same signing key record as the instance it copies, and the record's
+/// validity starts at the key file's modification time.
+fn copy_key_files(from: &Path, to: &Path) -> Result<(), TestError> {
+    std::fs::create_dir_all(to).map_err(setup("creating a replica's data directory"))?;
+    for file in [SIGNING_KEY_FILE, QUEUE_KEY_FILE] {
+        let (source, copy) = (from.join(file), to.join(file));
+        let failed = |e: std::io::Error| {
+            TestError::Setup(format!(
+                "copying {} to {}: {e}",
+                source.display(),
+                copy.display()
+            ))
+        };
+        std::fs::copy(&source, &copy).map_err(failed)?;
+        let modified = std::fs::metadata(&source)
+            .and_then(|m| m.modified())
+            .map_err(failed)?;
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .and_then(|f| f.set_modified(modified))
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
 /// Creates `mimi_test_<random>` on the server of `admin_url` and returns
 /// the URL of the new database (for a provider started from a config file;
 /// drop it with [`drop_database`]).
@@ -1012,6 +1155,19 @@ fn with_database(url: &str, database: &str) -> String {
         .find('/')
         .map_or(base.len(), |i| authority_start + i);
     format!("{}/{database}{query}", &base[..authority_end])
+}
+
+async fn get(
+    http: &reqwest::Client,
+    domain: &str,
+    path_and_query: &str,
+) -> Result<Reply, TestError> {
+    let response = http
+        .get(format!("https://{domain}{path_and_query}"))
+        .send()
+        .await
+        .map_err(|e| TestError::Http(e.to_string()))?;
+    Reply::read(response).await
 }
 
 async fn post(
@@ -1113,23 +1269,45 @@ fn storage_error(e: impl fmt::Display) -> TestError {
     TestError::Storage(e.to_string())
 }
 
-/// One provider of a [`TestFederation`].
+/// One provider of a [`TestFederation`] (one instance of it, with
+/// [`FederationBuilder::replicas`]).
 #[derive(Debug)]
 pub struct TestProvider {
     domain: Domain,
+    /// Which instance of its domain's provider (0: the first).
+    replica: usize,
     addr: SocketAddr,
     settings: Settings,
+    /// The federation's names, but this provider's domain at this instance.
+    resolve: ResolverMap,
+    tls_root: CertificateDer<'static>,
+    /// An HTTPS client resolving `resolve`, renewed at each start.
+    http: SharedHttp,
     running: tokio::sync::Mutex<Option<Running>>,
     handle: RwLock<Option<(ProviderHandle, Option<SocketAddr>)>>,
 }
 
 impl TestProvider {
-    async fn start(settings: Settings, listener: TcpListener) -> Result<TestProvider, TestError> {
+    async fn launch(
+        settings: Settings,
+        replica: usize,
+        listener: TcpListener,
+        federation: &TestFederation,
+    ) -> Result<TestProvider, TestError> {
         let addr = listener.local_addr().map_err(setup("local address"))?;
+        let mut resolve = federation.resolve.clone();
+        resolve.insert(settings.domain.to_string(), addr);
+        let tls_root = federation.pki.tls_root_der();
+        let http = https::client(std::slice::from_ref(&tls_root), &resolve)
+            .map_err(setup("HTTPS client"))?;
         let provider = TestProvider {
             domain: settings.domain.clone(),
+            replica,
             addr,
             settings,
+            resolve,
+            tls_root,
+            http: Arc::new(RwLock::new(http)),
             running: tokio::sync::Mutex::new(None),
             handle: RwLock::new(None),
         };
@@ -1149,17 +1327,26 @@ impl TestProvider {
         Ok(())
     }
 
-    async fn stop(&self) {
+    /// Stops this instance; returns once it serves no connection any more
+    /// (see `mimi_transport::https::serve_tls`). Its storage stays open for
+    /// assertions. Does nothing if it is stopped already.
+    pub async fn stop(&self) {
         if let Some(running) = self.running.lock().await.take() {
             running.shutdown().await;
         }
     }
 
-    async fn start_again(&self) -> Result<(), TestError> {
+    /// Starts this instance again, after [`TestProvider::stop`], on the same
+    /// port, data directory and database (an error if it is running).
+    pub async fn start_again(&self) -> Result<(), TestError> {
         let listener = TcpListener::bind(self.addr)
             .await
             .map_err(setup("binding the provider's port again"))?;
-        self.run_on(listener).await
+        self.run_on(listener).await?;
+        let http = https::client(std::slice::from_ref(&self.tls_root), &self.resolve)
+            .map_err(setup("HTTPS client"))?;
+        *self.http.write().unwrap_or_else(|e| e.into_inner()) = http;
+        Ok(())
     }
 
     fn take_handle(&self) -> Option<ProviderHandle> {
@@ -1193,6 +1380,32 @@ impl TestProvider {
 
     pub fn domain(&self) -> &Domain {
         &self.domain
+    }
+
+    /// Which instance of its domain's provider this is (0: the first).
+    pub fn replica(&self) -> usize {
+        self.replica
+    }
+
+    /// An HTTPS client that trusts the TLS root and resolves every domain
+    /// of the federation, this provider's domain to this instance.
+    pub fn http(&self) -> reqwest::Client {
+        http_of(&self.http)
+    }
+
+    /// POSTs `body` to `<path>` of this instance with `content_type`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, TestError> {
+        post(&self.http(), self.domain.as_str(), path, content_type, body).await
+    }
+
+    /// GETs `<path_and_query>` of this instance.
+    pub async fn get(&self, path_and_query: &str) -> Result<Reply, TestError> {
+        get(&self.http(), self.domain.as_str(), path_and_query).await
     }
 
     /// The loopback address of its HTTPS listener (the same after a restart).
@@ -1375,6 +1588,34 @@ impl TestClient {
                 tls: federation.tls_client.clone(),
             },
             registration: Mutex::new(None),
+        })
+    }
+
+    /// This device (same key, certificates and registration) talking to
+    /// `replica`, an instance of its own provider: its requests and its
+    /// WebSocket go to that instance's address.
+    pub fn through(&self, replica: &TestProvider) -> Result<TestClient, TestError> {
+        if replica.domain != self.domain {
+            return Err(TestError::Setup(format!(
+                "{} is a client of {}, not of {}: pick an instance of its own provider",
+                self.device, self.domain, replica.domain
+            )));
+        }
+        let key = KeyPair::from_pkcs8_der(&self.key.to_pkcs8_der(), self.key.scheme())
+            .map_err(setup("device key"))?;
+        Ok(TestClient {
+            device: self.device.clone(),
+            user: self.user.clone(),
+            domain: self.domain.clone(),
+            key,
+            chain: self.chain.clone(),
+            crls: self.crls.clone(),
+            http: replica.http.clone(),
+            ws: WsTarget {
+                addr: replica.addr,
+                tls: self.ws.tls.clone(),
+            },
+            registration: Mutex::new(self.registration()),
         })
     }
 
@@ -1652,8 +1893,29 @@ pub struct Listener {
 pub enum Pushed {
     /// A binary frame: one `FetchResponse`.
     Frame(FetchResponse),
-    /// The server closed the connection, with this close code if it sent one.
+    /// The server closed the connection, with this close code if it sent
+    /// one (a provider that stops cuts its WebSockets off without one).
     Closed(Option<u16>),
+}
+
+/// Whether `e` is the connection ending without a WebSocket close frame:
+/// end of stream, reset, or TLS ending without `close_notify`.
+fn closed_without_handshake(e: &tungstenite::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        tungstenite::Error::ConnectionClosed => true,
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => true,
+        tungstenite::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::UnexpectedEof
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
 }
 
 impl Listener {
@@ -1664,6 +1926,9 @@ impl Listener {
             loop {
                 match self.ws.next().await {
                     None => return Ok(Pushed::Closed(None)),
+                    Some(Err(e)) if closed_without_handshake(&e) => {
+                        return Ok(Pushed::Closed(None));
+                    }
                     Some(Err(e)) => return Err(TestError::Http(format!("WebSocket: {e}"))),
                     Some(Ok(tungstenite::Message::Binary(bytes))) => {
                         return Ok(Pushed::Frame(FetchResponse::decode(&bytes)?));

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use mimi_storage::{QueueId, Storage};
+use mimi_transport::https::PeerAddr;
+use mimi_transport::ratelimit::Spend;
 use mimi_transport::read_body;
 use mimi_wire::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, FetchRequest, FetchResponse,
@@ -61,9 +63,21 @@ async fn queue_key<S: Storage>(
 
 async fn register<S: Storage>(
     State(provider): State<Arc<Provider<S>>>,
+    peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ProviderError> {
+    // A registration carries up to 8 MiB of CRLs to parse and a chain to
+    // verify before its sender is known: limit it per network address first.
+    let ip = peer.map_or_else(
+        || "unknown".to_string(),
+        |Extension(PeerAddr(a))| a.ip().to_string(),
+    );
+    provider.rate_limit(&[Spend {
+        key: format!("register from {ip}"),
+        limit: provider.settings.limits.registrations,
+        cost: 1,
+    }])?;
     let limit = ClientOperation::Register.max_request_len();
     let bytes = read_body(&headers, body, limit).await?;
     let record = clients::register(&provider, &bytes).await?;

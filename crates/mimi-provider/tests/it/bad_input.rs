@@ -30,6 +30,7 @@ both_backends!(
     s2s_endpoints_answer_429_over_their_rate_limit,
     client_endpoints_refuse_bad_input_and_change_nothing,
     client_endpoints_answer_429_over_their_rate_limit,
+    registrations_answer_429_over_the_per_address_limit,
 );
 
 const KEYS_PATH: &str = "/.well-known/mimi/keys";
@@ -582,6 +583,45 @@ async fn listen_header_problems(bob: &TestClient, b: &TestProvider) {
         }
         assert_eq!(b.row_counts().await.unwrap(), before, "{name}");
     }
+}
+
+/// Registrations are limited per network address before the chain and
+/// CRLs are checked: a third registration from one address within the
+/// window is refused and registers nothing.
+async fn registrations_answer_429_over_the_per_address_limit(backend: Backend) {
+    TestFederation::builder(&["b.example"], backend)
+        .configure(|_, config| {
+            config.rate_limits.registrations = LimitConfig {
+                burst: 2,
+                per_second: 0.001,
+            };
+        })
+        .run(|fed| async move {
+            let b = fed.provider("b.example");
+            for device in ["one", "two"] {
+                let client = fed.client("b.example", "bob", device).unwrap();
+                client.register(None).await.unwrap();
+            }
+            let third = fed.client("b.example", "bob", "three").unwrap();
+            let before = b.row_counts().await.unwrap();
+            let refused = third
+                .post(
+                    ClientOperation::Register,
+                    third.signed(third.register_request(None).unwrap()).unwrap(),
+                )
+                .await
+                .unwrap();
+            let problem = assert_problem(&refused, 429, "rate-limited");
+            assert!(refused.retry_after.is_some(), "{}", problem.detail);
+            assert_eq!(b.row_counts().await.unwrap(), before);
+            assert!(
+                b.client_record(&third.client_uri())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        })
+        .await;
 }
 
 async fn client_endpoints_answer_429_over_their_rate_limit(backend: Backend) {

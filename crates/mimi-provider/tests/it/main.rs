@@ -15,3 +15,4 @@ mod metrics;
 mod not_implemented;
 mod replay;
 mod restart;
+mod scale_out;

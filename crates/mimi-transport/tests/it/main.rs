@@ -11,3 +11,4 @@ mod keys;
 mod purge;
 mod rate_limits;
 mod rotation;
+mod shutdown;
