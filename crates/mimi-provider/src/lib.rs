@@ -6,6 +6,7 @@
 //! - [`config`]: `provider.toml` → [`Settings`].
 //! - [`server`]: [`start`]/[`run`]: keys (0600, created on first start),
 //!   storage (SQLite or PostgreSQL), TLS listeners, `/metrics`, replay purge.
+//! - [`signing_keys`]: the S2S signing keys' records and their rotation.
 //! - [`qs`], [`kps`], [`clients`], [`discovery`]: the services, without HTTP.
 //! - [`api`]: the routes and the one place errors become problem documents.
 //! - `testing` (feature `test-utils`): a test PKI, loopback federations of
@@ -30,6 +31,7 @@ pub mod outbound;
 pub mod qs;
 pub mod secret_file;
 pub mod server;
+pub mod signing_keys;
 mod state;
 #[cfg(feature = "test-utils")]
 pub mod testing;

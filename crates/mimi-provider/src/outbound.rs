@@ -57,12 +57,13 @@ impl<S: Storage> Provider<S> {
         let envelope = EventEnvelope::new(body, now_ms()).map_err(TransportError::from)?;
         let event =
             mimi_wire::Event::with_envelope(kind, &envelope).map_err(TransportError::from)?;
+        let key = self.signing_key.current();
         let bytes = S2SMessage::sign(
             ProtocolVersion::Mimi10,
             &self.settings.domain,
             recipient,
             event,
-            &self.signing_key,
+            &key,
         )
         .and_then(|m| m.encode())
         .map_err(TransportError::from)?;

@@ -1,19 +1,19 @@
 //! Starting a provider from its [`Settings`]: keys (created 0600 on first
-//! start), storage, TLS, listeners, and the background tasks.
+//! start; signing keys and their records in [`crate::signing_keys`]),
+//! storage, TLS, listeners, and the background tasks (replay purge, signing
+//! key reload).
 
 use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mimi_credentials::Certificate;
 use mimi_mls::QueueKeyPair;
 use mimi_storage::{PostgresStorage, SqliteStorage, Storage};
 use mimi_transport::https::{self, ResolverMap};
-use mimi_transport::{ServedKeys, SignatureKeys};
-use mimi_wire::SigningKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -24,15 +24,14 @@ use crate::api;
 use crate::config::{Settings, StorageUrl};
 use crate::error::StartError;
 use crate::secret_file;
+use crate::signing_keys;
 use crate::state::{Parts, Provider};
 
-/// The signing key's file in the data directory (PKCS#8, Ed25519).
-pub const SIGNING_KEY_FILE: &str = "signing-key.p8";
+/// The first signing key's file in the data directory (PKCS#8, Ed25519);
+/// later keys and the records of all are described in [`crate::signing_keys`].
+pub const SIGNING_KEY_FILE: &str = signing_keys::FIRST_KEY_FILE;
 /// The queue key's file in the data directory (HPKE private key).
 pub const QUEUE_KEY_FILE: &str = "queue-key.bin";
-
-/// How long a signing key's published record is valid from its creation.
-const SIGNING_KEY_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How often expired replay records are deleted.
 const REPLAY_PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -132,7 +131,7 @@ async fn start_with<S: Storage>(
         path: settings.data_dir.clone(),
         detail: e.to_string(),
     })?;
-    let (signing_key, served_keys) = signing_key(&settings)?;
+    let signing_keys = signing_keys::load_or_create(&settings.data_dir, signing_keys::now_s())?;
     let queue_key = queue_key(&settings.data_dir.join(QUEUE_KEY_FILE))?;
     let tls = https::server_config(
         read_pem_certs(&settings.tls_certificate, "TLS certificate")?,
@@ -150,15 +149,22 @@ async fn start_with<S: Storage>(
         format!("mimi provider for {}", settings.domain),
         format!(
             "  signing key {} (Ed25519 {})",
-            settings.data_dir.join(SIGNING_KEY_FILE).display(),
-            hex(signing_key.public_key())
+            settings
+                .data_dir
+                .join(signing_keys.signing().file_name())
+                .display(),
+            hex(signing_keys.signing_public_key())
+        ),
+        format!(
+            "  publishing {} signing key(s), records in {}",
+            signing_keys.published().len(),
+            settings.data_dir.join(signing_keys::RECORDS_FILE).display()
         ),
         format!("  storage {}", describe(&settings.storage)),
     ];
     let provider = Arc::new(Provider::new(Parts {
         storage: Arc::new(storage),
-        signing_key,
-        served_keys,
+        signing_keys,
         queue_key,
         http,
         identity_roots,
@@ -203,6 +209,10 @@ async fn start_with<S: Storage>(
         }
         None => None,
     };
+    tasks.push(tokio::spawn(reload_signing_keys(
+        provider.clone(),
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(purge_replays(provider.clone(), stopped)));
     tracing::info!(domain = %provider.settings.domain, ?addrs, "provider started");
     Ok(Running {
@@ -237,28 +247,29 @@ async fn purge_replays<S: Storage>(provider: Arc<Provider<S>>, stopped: watch::R
     }
 }
 
-/// Loads or creates the S2S signing key; publishes it valid for a year from
-/// the key file's creation.
-fn signing_key(settings: &Settings) -> Result<(SigningKey, ServedKeys), StartError> {
-    let path = settings.data_dir.join(SIGNING_KEY_FILE);
-    let (pkcs8, _) = secret_file::load_or_create(&path, || {
-        SigningKey::generate_pkcs8().map_err(|e| StartError::Key(e.to_string()))
-    })?;
-    let key = SigningKey::from_pkcs8(&pkcs8)
-        .map_err(|e| StartError::Key(format!("{}: {e}", path.display())))?;
-    let created = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| SystemTime::now());
-    let not_before = created
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        // Peers whose clocks run a little behind ours still accept it.
-        .saturating_sub(300);
-    let not_after = not_before.saturating_add(SIGNING_KEY_VALIDITY.as_secs());
-    let keys = SignatureKeys::new(vec![key.verification_key(not_before, not_after)])
-        .ok_or_else(|| StartError::Key("cannot publish the signing key".into()))?;
-    let served = ServedKeys::new(settings.ds_domain.clone(), keys);
-    Ok((key, served))
+/// Re-reads the signing key records every [`signing_keys::RELOAD_INTERVAL`]
+/// until stopped, so that a `rotate-key` and the times it set take effect
+/// without a restart. A failed reload keeps the keys in use: a running
+/// provider must not stop signing because a file went bad; a restart then
+/// refuses the records with what to do.
+async fn reload_signing_keys<S: Storage>(
+    provider: Arc<Provider<S>>,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(signing_keys::RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate, and the keys were just loaded.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = provider.reload_signing_keys() {
+                    tracing::warn!(error = %e, "cannot reload the signing keys; keeping those in use");
+                }
+            }
+            () = until_stopped(stopped.clone()) => return,
+        }
+    }
 }
 
 fn queue_key(path: &Path) -> Result<QueueKeyPair, StartError> {

@@ -9,18 +9,20 @@ use mimi_mls::{KeyPackagePolicy, QueueKeyPair};
 use mimi_storage::Storage;
 use mimi_transport::ratelimit::{Spend, TokenBuckets};
 use mimi_transport::{CacheConfig, Discovery, KeyCache, RateLimiter, RateLimits, ServedKeys};
-use mimi_wire::SigningKey;
 
 use crate::config::Settings;
 use crate::error::ProviderError;
 use crate::metrics::Metrics;
+use crate::signing_keys::{self, ActiveKey, InUse, KeyRecordError, KeySet};
 
 /// Everything a request handler needs. `S` is the storage back end.
 #[derive(Debug)]
 pub struct Provider<S> {
     pub(crate) settings: Settings,
     pub(crate) storage: Arc<S>,
-    pub(crate) signing_key: SigningKey,
+    /// The key `sign_event` uses; a reload swaps it (`signing_keys`).
+    pub(crate) signing_key: ActiveKey,
+    /// What `/signature_key` serves; a reload replaces it.
     pub(crate) served_keys: ServedKeys,
     pub(crate) queue_key: QueueKeyPair,
     pub(crate) transport: mimi_transport::Config,
@@ -40,8 +42,7 @@ pub struct Provider<S> {
 pub(crate) struct Parts<S> {
     pub settings: Settings,
     pub storage: Arc<S>,
-    pub signing_key: SigningKey,
-    pub served_keys: ServedKeys,
+    pub signing_keys: KeySet,
     pub queue_key: QueueKeyPair,
     pub http: reqwest::Client,
     pub identity_roots: Vec<Certificate>,
@@ -55,12 +56,14 @@ impl<S: Storage> Provider<S> {
         let Parts {
             settings,
             storage,
-            signing_key,
-            served_keys,
+            signing_keys,
             queue_key,
             http,
             identity_roots,
         } = parts;
+        let (signing, signer, served) = signing_keys.into_parts();
+        let signing_key = ActiveKey::new(signing.id, signer);
+        let served_keys = ServedKeys::new(settings.ds_domain.clone(), served);
         let cache = CacheConfig::default();
         let discovery = Arc::new(Discovery::new(http.clone(), cache));
         let key_package_policy = KeyPackagePolicy {
@@ -106,6 +109,27 @@ impl<S: Storage> Provider<S> {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Re-reads the signing key records of the data directory
+    /// (`signing_keys`): publishes every key not past its `not_after`, then
+    /// signs with the newest whose `signs_from` has come (publishing first,
+    /// so that a key is never used before it is served). The server calls
+    /// this every [`signing_keys::RELOAD_INTERVAL`]; on an error nothing
+    /// changes. Returns the keys now in use.
+    pub fn reload_signing_keys(&self) -> Result<InUse, KeyRecordError> {
+        let keys = signing_keys::load(&self.settings.data_dir, signing_keys::now_s())?;
+        let in_use = keys.in_use();
+        let (signing, signer, served) = keys.into_parts();
+        self.served_keys.set_keys(served);
+        if self.signing_key.id() != signing.id {
+            tracing::info!(
+                key = signing.id,
+                "now signing with the next S2S signing key"
+            );
+        }
+        self.signing_key.set(signing.id, signer);
+        Ok(in_use)
     }
 
     /// Spends one token of each `(key, limit)`, or refuses with 429.

@@ -281,3 +281,142 @@ async fn keys_are_created_0600_once_and_reused() {
     }
     f.shutdown().await;
 }
+
+/// The signing keys `PROVIDER` serves at `/signature_key`, as bytes.
+async fn served_keys(f: &TestFederation) -> Vec<u8> {
+    // The first request after a restart may meet a pooled connection to the
+    // stopped process; a fresh one follows.
+    for _ in 0..5 {
+        if let Ok(reply) = f.get(PROVIDER, "/signature_key").await {
+            return reply.success().expect("200");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the provider does not answer /signature_key");
+}
+
+/// `mimi-server provider rotate-key --config <config> --overlap <overlap>`.
+fn rotate_key(config: &Path, overlap: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mimi-server"))
+        .args(["provider", "rotate-key", "--config"])
+        .arg(config)
+        .args(["--overlap", overlap])
+        .output()
+        .expect("mimi-server runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_key_publishes_the_next_key_and_keeps_it_across_restarts() {
+    use mimi_provider::signing_keys::RECORDS_FILE;
+    use mimi_transport::SignatureKeys;
+
+    let f = TestFederation::builder(&[SENDER], Backend::Sqlite)
+        .external(PROVIDER)
+        .start()
+        .await
+        .expect("the federation starts");
+    let config = f.external_config(PROVIDER).await.expect("a config file");
+    let data = config.parent().expect("a directory").join("data");
+
+    // Nothing to rotate before the first start.
+    let output = rotate_key(&config, "1h");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("start the provider once"), "{stderr}");
+
+    let first = start(&config);
+    let signing_line = first
+        .banner
+        .iter()
+        .find(|l| l.contains("signing key"))
+        .cloned()
+        .expect("a signing key line");
+    let one_key = served_keys(&f).await;
+    drop(first);
+
+    // A data directory from before the records (only signing-key.p8) is
+    // adopted with the validity it was published with.
+    std::fs::remove_file(data.join(RECORDS_FILE)).expect("records");
+    let adopted = start(&config);
+    assert_eq!(served_keys(&f).await, one_key);
+    drop(adopted);
+
+    // Offline rotation with an hour's overlap: published now, signing later.
+    let output = rotate_key(&config, "1h");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("created signing key 2"), "{stdout}");
+    assert!(
+        stdout.contains("key 1 (signing-key.p8) stays published until"),
+        "{stdout}"
+    );
+
+    // A second rotation while key 2 is pending is refused, changing nothing.
+    let records = std::fs::read(data.join(RECORDS_FILE)).expect("records");
+    let output = rotate_key(&config, "1h");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("signing key 2 (signing-key-2.p8) is already pending"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(data.join(RECORDS_FILE)).expect("records"),
+        records
+    );
+    assert!(!data.join("signing-key-3.p8").exists());
+
+    #[cfg(unix)]
+    for file in [
+        mimi_provider::SIGNING_KEY_FILE,
+        "signing-key-2.p8",
+        RECORDS_FILE,
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join(file))
+            .expect(file)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+
+    // Started again: both keys published, key 1 still signs; a restart
+    // keeps them.
+    let rotated = start(&config);
+    assert!(
+        rotated.banner.contains(&signing_line),
+        "{:?}",
+        rotated.banner
+    );
+    let two_keys = served_keys(&f).await;
+    let keys = SignatureKeys::decode(&two_keys).expect("a key list");
+    let old = SignatureKeys::decode(&one_key).expect("a key list");
+    assert_eq!(keys.keys().len(), 2);
+    assert_eq!(keys.keys()[0].public_key(), old.keys()[0].public_key());
+    assert!(
+        keys.keys()[0].not_after() < old.keys()[0].not_after(),
+        "retiring"
+    );
+    drop(rotated);
+    let again = start(&config);
+    assert_eq!(served_keys(&f).await, two_keys);
+    drop(again);
+
+    // Damaged records are refused at start, with what to do.
+    std::fs::write(data.join(RECORDS_FILE), "[[key]]\nid = 1\n").expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_mimi-server"))
+        .args(["provider", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mimi-server runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("signing key records"), "{stderr}");
+    assert!(stderr.contains("are damaged"), "{stderr}");
+    assert!(stderr.contains("restore the file"), "{stderr}");
+    f.shutdown().await;
+}

@@ -11,6 +11,7 @@ mod config;
 mod discovery;
 mod federation;
 mod key_packages;
+mod key_rotation;
 mod metrics;
 mod not_implemented;
 mod replay;
