@@ -24,7 +24,8 @@ pub struct Provider<S> {
     pub(crate) signing_key: ActiveKey,
     /// What `/signature_key` serves; a reload replaces it.
     pub(crate) served_keys: ServedKeys,
-    pub(crate) queue_key: QueueKeyPair,
+    /// Shared so that large fan-outs can open queue IDs off the async threads.
+    pub(crate) queue_key: Arc<QueueKeyPair>,
     pub(crate) transport: mimi_transport::Config,
     pub(crate) s2s_limiter: RateLimiter,
     /// Buckets for the provider's own limits (KeyPackages, clients, discovery).
@@ -94,7 +95,7 @@ impl<S: Storage> Provider<S> {
             storage,
             signing_key,
             served_keys,
-            queue_key,
+            queue_key: Arc::new(queue_key),
             http,
         }
     }

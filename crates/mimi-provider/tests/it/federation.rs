@@ -11,6 +11,7 @@ use crate::harness::{PUSH_WAIT, assert_refused, both_backends};
 both_backends!(
     claims_and_delivers_across_three_providers,
     statuses_of_a_mixed_request_are_in_order,
+    a_large_fan_out_keeps_every_status_in_order,
     pushes_to_a_listener_subscribed_before_delivery,
     push_sends_the_backlog_then_new_messages,
     a_listener_that_sends_data_is_closed_with_1008,
@@ -175,6 +176,51 @@ async fn statuses_of_a_mixed_request_are_in_order(backend: Backend) {
             }
             assert_eq!(b.total_depth().await.unwrap(), 2);
             assert_eq!(b.queue_depth(gone.queue_id().unwrap()).await.unwrap(), 0);
+        })
+        .await;
+}
+
+/// Past 32 recipients the provider opens queue IDs on the blocking pool;
+/// the answer must be the same: one status per recipient, in order.
+async fn a_large_fan_out_keeps_every_status_in_order(backend: Backend) {
+    TestFederation::builder(&DOMAINS[..2], backend)
+        .run(|fed| async move {
+            let (a, b) = (fed.provider("a.example"), fed.provider("b.example"));
+            let mut clients = Vec::new();
+            for i in 0..5 {
+                let client = fed
+                    .client("b.example", &format!("user{i}"), "phone")
+                    .unwrap();
+                client.register(None).await.unwrap();
+                clients.push(client);
+            }
+            let key = b.queue_key();
+            let garbage = HpkeCiphertext::new(vec![7; 32], vec![9; 32]);
+            let mut recipients = Vec::new();
+            let mut expected = Vec::new();
+            for i in 0..200 {
+                if i % 3 == 0 {
+                    recipients.push(garbage.clone());
+                    expected.push(RecipientStatus::UndecryptableQueueId);
+                } else {
+                    let client = &clients[i % clients.len()];
+                    recipients.push(seal(&key, "b.example", &client.queue_id().unwrap()));
+                    expected.push(RecipientStatus::Delivered);
+                }
+            }
+            let response = a
+                .deliver_to(
+                    &d("b.example"),
+                    DeliverMessageRequest::new(b"fan-out".to_vec(), recipients),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.statuses(), expected.as_slice());
+            let delivered = expected
+                .iter()
+                .filter(|s| **s == RecipientStatus::Delivered)
+                .count();
+            assert_eq!(b.total_depth().await.unwrap(), delivered as u64);
         })
         .await;
 }
