@@ -3,13 +3,13 @@
 //!
 //! A provider hands a KeyPackage to other domains, so it checks what it can without
 //! trusting anything: structure, signatures, lifetime, cipher suite, the shape of the
-//! X.509 credential and the queue-ID extension. Whether the certificate chain is
+//! X.509 credential and the queue-reference extension. Whether the certificate chain is
 //! trustworthy is for `mimi-credentials` (the caller's next step) and, in the end,
 //! for the clients that add the KeyPackage to a group.
 
 use std::time::Duration;
 
-use mimi_wire::HpkeCiphertext;
+use mimi_wire::QueueReference;
 use openmls::ciphersuite::hash_ref::make_key_package_ref;
 use openmls::prelude::{KeyPackage, KeyPackageIn, KeyPackageVerifyError, ProtocolVersion};
 use openmls::treesync::errors::LifetimeError;
@@ -18,7 +18,7 @@ use openmls_traits::types::{Ciphersuite, SignatureScheme};
 use tls_codec::{Deserialize, Serialize};
 
 use crate::credential::{CredentialError, certificate_chain};
-use crate::extension::{QUEUE_ID_EXTENSION_TYPE, leaf_queue_id};
+use crate::extension::{QUEUE_REFERENCE_EXTENSION_TYPE, leaf_queue_reference};
 use crate::{QueueIdError, codec_detail};
 
 /// Largest KeyPackage accepted: 64 KiB. A MIMI KeyPackage with a six-certificate
@@ -45,8 +45,9 @@ pub struct KeyPackagePolicy {
     /// Longest span `not_after - not_before` accepted (the whole lifetime, not
     /// what is left of it). Default: [`DEFAULT_MAX_LIFETIME`] (90 days).
     pub max_lifetime: Duration,
-    /// Whether the leaf node must carry the `mimi_queue_id` extension. Default: true.
-    pub require_queue_id: bool,
+    /// Whether the leaf node must carry the `mimi_queue_reference` extension.
+    /// Default: true.
+    pub require_queue_reference: bool,
 }
 
 impl Default for KeyPackagePolicy {
@@ -57,7 +58,7 @@ impl Default for KeyPackagePolicy {
                 Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256,
             ],
             max_lifetime: DEFAULT_MAX_LIFETIME,
-            require_queue_id: true,
+            require_queue_reference: true,
         }
     }
 }
@@ -102,15 +103,15 @@ pub enum KeyPackageError {
     )]
     CredentialNotInCapabilities,
     #[error(
-        "the leaf node has no mimi_queue_id extension (0xF0A1); seal the queue ID to the provider's queue key and add it"
+        "the leaf node has no mimi_queue_reference extension (0xF0A1); seal the queue ID to the provider's queue key and add it with the provider's domain"
     )]
-    MissingQueueId,
-    #[error("the leaf node's mimi_queue_id extension is malformed: {detail}")]
-    MalformedQueueId { detail: String },
+    MissingQueueReference,
+    #[error("the leaf node's mimi_queue_reference extension is malformed: {detail}")]
+    MalformedQueueReference { detail: String },
     #[error(
-        "the leaf node's capabilities do not list mimi_queue_id (0xF0A1), which it carries; add it to the capabilities"
+        "the leaf node's capabilities do not list mimi_queue_reference (0xF0A1), which it carries; add it to the capabilities"
     )]
-    QueueIdNotInCapabilities,
+    QueueReferenceNotInCapabilities,
     #[error(
         "the leaf node carries extension 0x{extension_type:04x} without listing it in its capabilities; list it (RFC 9420 §7.2)"
     )]
@@ -126,7 +127,7 @@ pub struct ValidatedKeyPackage {
     bytes: Vec<u8>,
     key_package_ref: Vec<u8>,
     chain: Vec<Vec<u8>>,
-    queue_id: Option<HpkeCiphertext>,
+    queue_reference: Option<QueueReference>,
 }
 
 impl ValidatedKeyPackage {
@@ -158,9 +159,11 @@ impl ValidatedKeyPackage {
         self.key_package.ciphersuite().signature_algorithm()
     }
 
-    /// The `mimi_queue_id` extension's ciphertext, if the leaf carries one.
-    pub fn encrypted_queue_id(&self) -> Option<&HpkeCiphertext> {
-        self.queue_id.as_ref()
+    /// The leaf's `mimi_queue_reference` extension (provider domain and encrypted
+    /// queue ID), if it carries one. Only its encoding is checked: whether the
+    /// domain is the store's own and the ciphertext opens is the store's check.
+    pub fn queue_reference(&self) -> Option<&QueueReference> {
+        self.queue_reference.as_ref()
     }
 
     /// Whether the KeyPackage carries the `last_resort` extension (type 0x000A,
@@ -210,7 +213,8 @@ impl ValidatedKeyPackage {
 /// canonical encoding; lifetime `not_before ≤ now ≤ not_after` and no longer than
 /// `policy.max_lifetime`; an X.509 credential of 1 to 6 certificates of at most
 /// 16 KiB, listed in the capabilities; every leaf extension listed in the
-/// capabilities; the `mimi_queue_id` extension if `policy.require_queue_id`.
+/// capabilities; the `mimi_queue_reference` extension, well-formed (a canonical
+/// domain and a bounded ciphertext), if `policy.require_queue_reference`.
 ///
 /// OpenMLS also checks the lifetime against the system clock, so a KeyPackage
 /// must be valid both at `now_unix_secs` and at the machine's current time.
@@ -236,7 +240,7 @@ pub fn validate_key_package(
     check_lifetime(&key_package, policy, now_unix_secs)?;
     let chain = check_credential(&key_package)?;
     check_leaf_extensions(&key_package)?;
-    let queue_id = check_queue_id(&key_package, policy)?;
+    let queue_reference = check_queue_reference(&key_package, policy)?;
     let key_package_ref = make_key_package_ref(kp_bytes, key_package.ciphersuite(), &crypto)
         .map_err(|e| KeyPackageError::Internal {
             detail: format!("computing the KeyPackageRef failed: {e:?}"),
@@ -248,7 +252,7 @@ pub fn validate_key_package(
         bytes: kp_bytes.to_vec(),
         key_package_ref,
         chain,
-        queue_id,
+        queue_reference,
     })
 }
 
@@ -400,8 +404,8 @@ fn check_leaf_extensions(key_package: &KeyPackage) -> Result<(), KeyPackageError
             continue;
         }
         let extension_type = u16::from(ext_type);
-        return Err(if extension_type == QUEUE_ID_EXTENSION_TYPE {
-            KeyPackageError::QueueIdNotInCapabilities
+        return Err(if extension_type == QUEUE_REFERENCE_EXTENSION_TYPE {
+            KeyPackageError::QueueReferenceNotInCapabilities
         } else {
             KeyPackageError::ExtensionNotInCapabilities { extension_type }
         });
@@ -416,18 +420,20 @@ fn is_default_extension(t: u16) -> bool {
     (1..=5).contains(&t)
 }
 
-fn check_queue_id(
+fn check_queue_reference(
     key_package: &KeyPackage,
     policy: &KeyPackagePolicy,
-) -> Result<Option<HpkeCiphertext>, KeyPackageError> {
-    let queue_id = leaf_queue_id(key_package.leaf_node()).map_err(|e| match e {
-        QueueIdError::MalformedExtension { detail } => KeyPackageError::MalformedQueueId { detail },
-        other => KeyPackageError::MalformedQueueId {
+) -> Result<Option<QueueReference>, KeyPackageError> {
+    let reference = leaf_queue_reference(key_package.leaf_node()).map_err(|e| match e {
+        QueueIdError::MalformedExtension { detail } => {
+            KeyPackageError::MalformedQueueReference { detail }
+        }
+        other => KeyPackageError::MalformedQueueReference {
             detail: other.to_string(),
         },
     })?;
-    if queue_id.is_none() && policy.require_queue_id {
-        return Err(KeyPackageError::MissingQueueId);
+    if reference.is_none() && policy.require_queue_reference {
+        return Err(KeyPackageError::MissingQueueReference);
     }
-    Ok(queue_id)
+    Ok(reference)
 }

@@ -4,9 +4,11 @@
 //!   HPKE-encrypted to the client's provider (draft-kohbrok-mimi-metadata-minimalization
 //!   §8), on OpenMLS's crypto provider, bound to the provider's domain under the label
 //!   [`labels::QUEUE_ID`] (construction in [`queue_id_hpke_info`] and the README).
-//! - [`queue_id_extension`], [`leaf_queue_id`], [`capabilities`]: the `mimi_queue_id`
-//!   leaf-node extension ([`QUEUE_ID_EXTENSION_TYPE`] = 0xF0A1, private use until
-//!   registered) that carries the encrypted queue ID through the ratchet tree to the hub.
+//! - [`seal_queue_reference`], [`queue_reference_extension`], [`leaf_queue_reference`],
+//!   [`capabilities`]: the `mimi_queue_reference` leaf-node extension
+//!   ([`QUEUE_REFERENCE_EXTENSION_TYPE`] = 0xF0A1, private use until registered) that
+//!   carries a [`QueueReference`](mimi_wire::QueueReference) (the provider's domain and
+//!   the encrypted queue ID) through the ratchet tree to the hub.
 //! - [`x509_credential`], [`certificate_chain`]: the X.509 MLS credential as DER blobs,
 //!   leaf first; verifying them is `mimi-credentials`' job.
 //! - [`validate_key_package`] → [`ValidatedKeyPackage`]: what the KeyPackage store
@@ -44,8 +46,8 @@ pub use credential::{
     CredentialError, MAX_CERTIFICATE_LEN, MAX_CHAIN_LEN, certificate_chain, x509_credential,
 };
 pub use extension::{
-    QUEUE_ID_EXTENSION_TYPE, capabilities, leaf_queue_id, queue_id_extension,
-    queue_id_extension_type,
+    QUEUE_REFERENCE_EXTENSION_TYPE, capabilities, leaf_queue_reference, queue_reference_extension,
+    queue_reference_extension_type, seal_queue_reference,
 };
 pub use key_package::{
     DEFAULT_MAX_LIFETIME, KeyPackageError, KeyPackagePolicy, MAX_KEY_PACKAGE_LEN,

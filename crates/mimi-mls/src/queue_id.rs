@@ -106,9 +106,10 @@ pub enum QueueIdError {
     /// A stored queue key could not be read back.
     #[error("queue key file is unusable: {detail}; restore it from backup or generate a new key")]
     KeyFile { detail: String },
-    /// The `mimi_queue_id` leaf-node extension does not hold an `HPKECiphertext`.
+    /// The `mimi_queue_reference` leaf-node extension does not hold a `QueueReference`.
     #[error(
-        "mimi_queue_id extension is malformed: {detail}; it must hold one TLS-encoded HPKECiphertext"
+        "mimi_queue_reference extension is malformed: {detail}; it must hold one TLS-encoded \
+         QueueReference (docs/wire-spec.md §11.5)"
     )]
     MalformedExtension { detail: String },
 }

@@ -16,7 +16,8 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
 };
-use mimi_wire::{HpkeCiphertext, QUEUE_ID_LEN};
+use mimi_identifiers::Domain;
+use mimi_wire::{QUEUE_ID_LEN, QueueReference};
 use openmls::prelude::{
     Capabilities, Credential, CredentialType, CredentialWithKey, Extension, Extensions, KeyPackage,
     KeyPackageBundle, Lifetime, UnknownExtension,
@@ -27,7 +28,7 @@ use openmls_traits::types::{Ciphersuite, SignatureScheme};
 use tls_codec::Serialize;
 
 use crate::credential::encode_certificates;
-use crate::{QueueKeyPair, capabilities, queue_id_extension, seal_queue_id};
+use crate::{QueueKeyPair, capabilities, queue_reference_extension, seal_queue_reference};
 
 /// Why a test KeyPackage could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,8 +201,8 @@ pub struct KeyPackageParams<'a> {
     pub cipher_suite: Ciphersuite,
     pub signer: &'a TestSigner,
     pub credential: TestCredential,
-    /// The `mimi_queue_id` leaf-node extension, if any.
-    pub queue_id: Option<HpkeCiphertext>,
+    /// The `mimi_queue_reference` leaf-node extension, if any.
+    pub queue_reference: Option<QueueReference>,
     /// The leaf's capabilities; default [`capabilities()`](crate::capabilities).
     pub capabilities: Capabilities,
     /// More leaf-node extensions: (type, data).
@@ -214,19 +215,19 @@ pub struct KeyPackageParams<'a> {
 
 impl<'a> KeyPackageParams<'a> {
     /// An acceptable KeyPackage: the signer's suite, an X.509 credential with
-    /// `chain`, the `mimi_queue_id` extension with `queue_id`, MIMI's
+    /// `chain`, the `mimi_queue_reference` extension with `queue_reference`, MIMI's
     /// capabilities, valid from an hour ago for 28 days, not last resort.
     pub fn new(
         signer: &'a TestSigner,
         chain: Vec<Vec<u8>>,
-        queue_id: HpkeCiphertext,
+        queue_reference: QueueReference,
     ) -> KeyPackageParams<'a> {
         let now = now_unix_secs();
         KeyPackageParams {
             cipher_suite: signer.cipher_suite(),
             signer,
             credential: TestCredential::X509(chain),
-            queue_id: Some(queue_id),
+            queue_reference: Some(queue_reference),
             capabilities: capabilities(),
             extra_leaf_extensions: Vec::new(),
             last_resort: false,
@@ -255,8 +256,8 @@ impl TestKeyPackage {
 pub fn key_package(params: &KeyPackageParams<'_>) -> Result<TestKeyPackage, TestUtilsError> {
     let build_error = |e: &dyn std::fmt::Display| TestUtilsError::Build(e.to_string());
     let mut leaf_extensions = Vec::new();
-    if let Some(sealed) = &params.queue_id {
-        leaf_extensions.push(queue_id_extension(sealed).map_err(|e| build_error(&e))?);
+    if let Some(reference) = &params.queue_reference {
+        leaf_extensions.push(queue_reference_extension(reference).map_err(|e| build_error(&e))?);
     }
     for (ext_type, data) in &params.extra_leaf_extensions {
         leaf_extensions.push(Extension::Unknown(
@@ -292,16 +293,17 @@ pub fn key_package(params: &KeyPackageParams<'_>) -> Result<TestKeyPackage, Test
     Ok(TestKeyPackage { bytes, bundle })
 }
 
-/// A fresh queue key, a random queue ID and that ID sealed to the key for
-/// `provider_domain`.
-pub fn sealed_queue_id(
+/// A fresh queue key, a random queue ID and a reference to it at
+/// `provider_domain` (the ID sealed to the key for that domain).
+pub fn sealed_queue_reference(
     provider_domain: &str,
-) -> Result<(QueueKeyPair, [u8; QUEUE_ID_LEN], HpkeCiphertext), TestUtilsError> {
+) -> Result<(QueueKeyPair, [u8; QUEUE_ID_LEN], QueueReference), TestUtilsError> {
+    let domain = Domain::parse(provider_domain).map_err(key_error)?;
     let key = QueueKeyPair::generate().map_err(key_error)?;
     let mut queue_id = [0u8; QUEUE_ID_LEN];
     aws_lc_rs::rand::fill(&mut queue_id).map_err(key_error)?;
-    let sealed = seal_queue_id(key.public(), provider_domain, &queue_id).map_err(key_error)?;
-    Ok((key, queue_id, sealed))
+    let reference = seal_queue_reference(key.public(), &domain, &queue_id).map_err(key_error)?;
+    Ok((key, queue_id, reference))
 }
 
 /// The system clock in Unix seconds (0 if it is before 1970).

@@ -2,12 +2,12 @@
 //!
 //! Uploads come from registered clients over the signed client API. Each
 //! KeyPackage is checked with OpenMLS (`mimi_mls::validate_key_package`:
-//! encoding, signature, lifetime, cipher suite, X.509 credential, the queue-ID
-//! extension), and then against the uploading client: the leaf's signature key
-//! is the key the client registered, the credential's leaf certificate names
-//! this client and carries that key, and the encrypted queue ID opens to this
-//! client's queue. All KeyPackages of an upload are checked before any is
-//! stored.
+//! encoding, signature, lifetime, cipher suite, X.509 credential, the queue
+//! reference extension), and then against the uploading client: the leaf's
+//! signature key is the key the client registered, the credential's leaf
+//! certificate names this client and carries that key, and the queue reference
+//! names this provider and its encrypted queue ID opens to this client's queue.
+//! All KeyPackages of an upload are checked before any is stored.
 //!
 //! What the store does not do: verify the credential's chain and revocation.
 //! The provider is untrusted for identity (DESIGN.md, "Trust and
@@ -113,12 +113,26 @@ fn check_one<S>(
             record.client_id
         ));
     }
-    let Some(encrypted) = kp.encrypted_queue_id() else {
-        return Err("it carries no encrypted queue ID".into());
+    let Some(reference) = kp.queue_reference() else {
+        return Err("it carries no queue reference".into());
     };
+    // Checked before opening: hubs route by this domain, so a reference naming
+    // another provider would send this client's messages there.
+    if reference.provider_domain() != &provider.settings.domain {
+        return Err(format!(
+            "its queue reference names the provider {}, not {}: seal the queue ID for {} \
+             and name that domain in the reference",
+            reference.provider_domain(),
+            provider.settings.domain,
+            provider.settings.domain
+        ));
+    }
     let queue_id = provider
         .queue_key
-        .open_queue_id(provider.settings.domain.as_str(), encrypted)
+        .open_queue_id(
+            provider.settings.domain.as_str(),
+            reference.encrypted_queue_id(),
+        )
         .map_err(|e| {
             format!("its queue ID does not decrypt with this provider's queue key: {e}")
         })?;

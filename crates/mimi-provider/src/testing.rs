@@ -73,8 +73,8 @@ use mimi_wire::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, ClientRequestBody, ClientRequestTbs,
     DeliverMessageRequest, DeliverMessageResponse, EventKind, FetchRequest, FetchResponse,
     GroupKeyPackageResponse, HpkeCiphertext, KeyPackageCountRequest, KeyPackageCountResponse,
-    LISTEN_HEADER, ListenRequest, QueueEncryptionKey, RegisterRequest, RegisterResponse,
-    UploadKeyPackagesRequest, UploadKeyPackagesResponse, WireError,
+    LISTEN_HEADER, ListenRequest, QueueEncryptionKey, QueueReference, RegisterRequest,
+    RegisterResponse, UploadKeyPackagesRequest, UploadKeyPackagesResponse, WireError,
 };
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::{TcpListener, TcpStream};
@@ -295,16 +295,24 @@ pub fn parse_handle(text: &str) -> Result<Handle, TestError> {
     }
 }
 
-/// The encrypted queue ID in the leaf of a claimed KeyPackage, read as a
-/// hub reads it: the KeyPackage validated with OpenMLS, then the leaf's
-/// `mimi_queue_id` extension (`mimi_mls::leaf_queue_id`).
-pub fn leaf_queue_id(key_package: &[u8]) -> Result<HpkeCiphertext, TestError> {
+/// The queue reference in the leaf of a claimed KeyPackage, read as a hub
+/// reads it: the KeyPackage validated with OpenMLS, then the leaf's
+/// `mimi_queue_reference` extension (`mimi_mls::leaf_queue_reference`). A hub
+/// sends `/deliver_message` to its `provider_domain()` with its
+/// `encrypted_queue_id()` among the recipients.
+pub fn leaf_queue_reference(key_package: &[u8]) -> Result<QueueReference, TestError> {
     let policy = mimi_mls::KeyPackagePolicy::default();
     let validated = mimi_mls::validate_key_package(key_package, &policy, now_ms() / 1000)
         .map_err(|e| TestError::BadAnswer(format!("a claimed KeyPackage is invalid: {e}")))?;
-    mimi_mls::leaf_queue_id(validated.key_package().leaf_node())
-        .map_err(|e| TestError::BadAnswer(format!("its queue-ID extension: {e}")))?
-        .ok_or_else(|| TestError::BadAnswer("a claimed KeyPackage has no queue ID".into()))
+    mimi_mls::leaf_queue_reference(validated.key_package().leaf_node())
+        .map_err(|e| TestError::BadAnswer(format!("its queue-reference extension: {e}")))?
+        .ok_or_else(|| TestError::BadAnswer("a claimed KeyPackage has no queue reference".into()))
+}
+
+/// The encrypted queue ID of [`leaf_queue_reference`], for tests that already
+/// know which provider to deliver to.
+pub fn leaf_queue_id(key_package: &[u8]) -> Result<HpkeCiphertext, TestError> {
+    leaf_queue_reference(key_package).map(|r| r.into_parts().1)
 }
 
 // --- PKI ---------------------------------------------------------------------
@@ -1773,21 +1781,22 @@ impl TestClient {
     }
 
     /// A KeyPackage of this device as a client builds it: suite 1, its key,
-    /// its chain, its queue ID freshly sealed to its provider; `edit` may
-    /// change any parameter first (to build one the store must refuse).
+    /// its chain, a queue reference to its provider (its queue ID freshly
+    /// sealed for that domain); `edit` may change any parameter first (to
+    /// build one the store must refuse).
     pub fn key_package(
         &self,
         edit: impl FnOnce(&mut KeyPackageParams<'_>),
     ) -> Result<TestKeyPackage, TestError> {
         let registration = self.registered()?;
-        let sealed = mimi_mls::seal_queue_id(
+        let reference = mimi_mls::seal_queue_reference(
             registration.queue_key(),
-            self.domain.as_str(),
+            &self.domain,
             registration.queue_id(),
         )
         .map_err(setup("sealing the queue ID"))?;
         let signer = self.signer()?;
-        let mut params = KeyPackageParams::new(&signer, self.chain_der(), sealed);
+        let mut params = KeyPackageParams::new(&signer, self.chain_der(), reference);
         edit(&mut params);
         key_package(&params).map_err(setup("KeyPackage"))
     }

@@ -16,6 +16,9 @@
 //! - [`qs`], [`kps`]: the bodies of the provider-to-provider endpoints
 //!   (`/deliver_message`, `/connection_request`, `/group_key_packages`,
 //!   `/connection_key_packages`), carried in an [`EventEnvelope`].
+//! - [`HpkeCiphertext`], [`QueueEncryptionKey`], [`QueueReference`]: a client's
+//!   queue ID sealed to its provider's key, and the reference (provider domain and
+//!   that ciphertext) a client puts in its MLS leaf for hubs to route by.
 //! - [`client_api`]: the signed requests a device sends its own provider
 //!   (`/client/v1/<operation>`), and the responses.
 //!
@@ -98,7 +101,8 @@ pub use qs::{
     QueueingServiceRequestType, QueueingServiceResponse, RecipientStatus,
 };
 pub use queue::{
-    HpkeCiphertext, MAX_HPKE_CIPHERTEXT_LEN, MAX_QUEUE_KEY_LEN, QUEUE_ID_LEN, QueueEncryptionKey,
+    HpkeCiphertext, MAX_HPKE_CIPHERTEXT_LEN, MAX_QUEUE_KEY_LEN, MAX_QUEUE_REFERENCE_LEN,
+    QUEUE_ID_LEN, QueueEncryptionKey, QueueReference,
 };
 pub use signature::{ServerVerificationKey, SignatureScheme, SigningKey, VerifiedS2SMessage};
 

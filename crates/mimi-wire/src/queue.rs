@@ -6,12 +6,15 @@
 //! [`QueueEncryptionKey`], freshly for every KeyPackage, so that neither the hub nor
 //! two rooms can link a client by it; the hub hands the ciphertext back to the
 //! client's provider on fan-out (`/deliver_message`), which decrypts it and routes.
+//! The hub learns which provider that is from the [`QueueReference`] around the
+//! ciphertext.
 
-use tls_codec::{Size, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
+use mimi_identifiers::{Domain, MAX_DOMAIN_LEN};
+use tls_codec::{Serialize, Size, TlsDeserialize, TlsSerialize, TlsSize, VLByteSlice, VLBytes};
 
-use crate::error::WireError;
+use crate::error::{WireError, quote};
 use crate::framing::decode_exact;
-use crate::reader::{Reader, check_field_len};
+use crate::reader::{Reader, check_field_len, decode_with};
 
 /// Length of a queue ID: 16 random bytes chosen by the client's provider.
 pub const QUEUE_ID_LEN: usize = 16;
@@ -127,4 +130,119 @@ impl QueueEncryptionKey {
         self.tls_serialize_detached()
             .map_err(|e| WireError::encoding(Self::NAME, e))
     }
+}
+
+/// Largest encoded [`QueueReference`]: a 253-byte domain with its 2-byte length,
+/// and the largest [`HpkeCiphertext`].
+pub const MAX_QUEUE_REFERENCE_LEN: usize = 2 + MAX_DOMAIN_LEN + MAX_HPKE_CIPHERTEXT_LEN;
+
+/// ```text
+/// struct {
+///     opaque provider_domain<V>;          // canonical, as S2SMessage domains
+///     HPKECiphertext encrypted_queue_id;
+/// } QueueReference;
+/// ```
+///
+/// Where a client's messages go: its provider's domain in the clear, and its queue
+/// ID sealed to that provider's [`QueueEncryptionKey`]
+/// (draft-kohbrok-mimi-metadata-minimalization §8). A hub reads the domain to pick
+/// the provider it sends `/deliver_message` to, and passes the ciphertext on
+/// unopened. The domain is needed because a pseudonymous credential does not name
+/// the user's domain. The same domain is bound into the HPKE `info` of the seal
+/// (`mimi_mls::queue_id_hpke_info`), so a reference re-pointed at another provider
+/// does not open there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueReference {
+    provider_domain: Domain,
+    encrypted_queue_id: HpkeCiphertext,
+}
+
+impl QueueReference {
+    const NAME: &'static str = "QueueReference";
+    const PROVIDER_DOMAIN: &'static str = "QueueReference.provider_domain";
+    const ENCRYPTED_QUEUE_ID: &'static str = "QueueReference.encrypted_queue_id";
+
+    /// A reference to the queue behind `encrypted_queue_id` at `provider_domain`.
+    /// The ciphertext's bound ([`MAX_HPKE_CIPHERTEXT_LEN`]) is checked by
+    /// [`encode`](Self::encode).
+    pub fn new(provider_domain: Domain, encrypted_queue_id: HpkeCiphertext) -> QueueReference {
+        QueueReference {
+            provider_domain,
+            encrypted_queue_id,
+        }
+    }
+
+    /// The provider that holds the queue: where a hub sends `/deliver_message`.
+    pub fn provider_domain(&self) -> &Domain {
+        &self.provider_domain
+    }
+
+    /// The queue ID sealed to that provider, for `DeliverMessageRequest.recipients`.
+    pub fn encrypted_queue_id(&self) -> &HpkeCiphertext {
+        &self.encrypted_queue_id
+    }
+
+    pub fn into_parts(self) -> (Domain, HpkeCiphertext) {
+        (self.provider_domain, self.encrypted_queue_id)
+    }
+
+    /// Decodes exactly one reference of at most [`MAX_QUEUE_REFERENCE_LEN`] bytes,
+    /// refusing a domain that is empty, invalid or not in canonical form. Never
+    /// panics.
+    pub fn decode(bytes: &[u8]) -> Result<QueueReference, WireError> {
+        decode_with(bytes, MAX_QUEUE_REFERENCE_LEN, Self::NAME, Self::read)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<QueueReference, WireError> {
+        let domain = r.vector(Self::PROVIDER_DOMAIN, MAX_DOMAIN_LEN)?;
+        if domain.is_empty() {
+            return Err(WireError::EmptyField {
+                field: Self::PROVIDER_DOMAIN,
+            });
+        }
+        let provider_domain = canonical_domain(Self::PROVIDER_DOMAIN, domain)?;
+        let encrypted_queue_id = HpkeCiphertext::read(r, Self::ENCRYPTED_QUEUE_ID)?;
+        Ok(QueueReference {
+            provider_domain,
+            encrypted_queue_id,
+        })
+    }
+
+    /// The TLS serialization; refuses ([`WireError::Unencodable`]) a reference that
+    /// [`decode`](Self::decode) would refuse (a ciphertext over its bound).
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let domain = VLByteSlice(self.provider_domain.as_str().as_bytes());
+        let mut out = Vec::with_capacity(
+            domain.tls_serialized_len() + self.encrypted_queue_id.tls_serialized_len(),
+        );
+        domain
+            .tls_serialize(&mut out)
+            .and_then(|_| self.encrypted_queue_id.tls_serialize(&mut out))
+            .map_err(|e| WireError::encoding(Self::NAME, e))?;
+        Self::decode(&out).map_err(|reason| WireError::Unencodable {
+            what: Self::NAME,
+            reason: Box::new(reason),
+        })?;
+        Ok(out)
+    }
+}
+
+/// `bytes` as a [`Domain`] if they spell one in exactly its canonical form (the
+/// rule of the `S2SMessage` domains, docs/wire-spec.md §2): one provider, one
+/// spelling, so that a hub groups recipients by plain comparison.
+fn canonical_domain(field: &'static str, bytes: &[u8]) -> Result<Domain, WireError> {
+    let invalid = |reason: String| WireError::InvalidDomain {
+        field,
+        value: quote(bytes),
+        reason,
+    };
+    let s = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".to_owned()))?;
+    let domain = Domain::parse(s).map_err(|e| invalid(e.to_string()))?;
+    if domain.as_str() != s {
+        return Err(invalid(format!(
+            "not canonical; its canonical form is \"{}\"",
+            domain.as_str()
+        )));
+    }
+    Ok(domain)
 }

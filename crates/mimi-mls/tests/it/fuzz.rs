@@ -16,7 +16,7 @@ use crate::{DOMAIN, Sealed, build, ed25519, sealed};
 static GOOD: LazyLock<(Vec<u8>, Sealed)> = LazyLock::new(|| {
     let s = sealed();
     let signer = ed25519();
-    let kp = build(&signer, &s.sealed, |_| {});
+    let kp = build(&signer, &s.reference, |_| {});
     (kp.bytes, s)
 });
 

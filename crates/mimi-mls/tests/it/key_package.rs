@@ -12,7 +12,7 @@ use mimi_mls::{
     SignatureScheme, ValidatedKeyPackage, capabilities, certificate_chain, validate_key_package,
     x509_credential,
 };
-use mimi_wire::HpkeCiphertext;
+use mimi_wire::{HpkeCiphertext, QueueReference, WireError};
 use openmls::prelude::{
     Capabilities, CredentialType, ExtensionType, KeyPackageIn, MlsMessageOut, ProtocolVersion,
 };
@@ -30,7 +30,7 @@ fn validate(bytes: &[u8]) -> Result<ValidatedKeyPackage, KeyPackageError> {
 /// The bytes of a KeyPackage built with `change` applied to acceptable parameters.
 fn bytes_with(change: impl FnOnce(&mut KeyPackageParams<'_>)) -> Vec<u8> {
     let signer = ed25519();
-    build(&signer, &sealed().sealed, change).bytes
+    build(&signer, &sealed().reference, change).bytes
 }
 
 const ACCEPTED: &str = "0x0001 (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519), 0x0002 \
@@ -40,17 +40,21 @@ const ACCEPTED: &str = "0x0001 (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519), 0
 fn a_good_ed25519_key_package_is_accepted_with_all_its_parts() {
     let s = sealed();
     let signer = ed25519();
-    let kp = build(&signer, &s.sealed, |_| {});
+    let kp = build(&signer, &s.reference, |_| {});
     let v = validate(&kp.bytes).unwrap();
     assert_eq!(v.cipher_suite(), 0x0001);
     assert_eq!(v.signature_scheme(), SignatureScheme::ED25519);
     assert_eq!(v.signature_key(), signer.public_key());
     assert_eq!(v.signature_key().len(), 32);
     assert_eq!(v.certificate_chain(), fake_chain().as_slice());
-    assert_eq!(v.encrypted_queue_id(), Some(&s.sealed));
+    assert_eq!(v.queue_reference(), Some(&s.reference));
+    assert_eq!(
+        v.queue_reference().unwrap().provider_domain().as_str(),
+        DOMAIN
+    );
     assert_eq!(
         s.key
-            .open_queue_id(DOMAIN, v.encrypted_queue_id().unwrap())
+            .open_queue_id(DOMAIN, v.queue_reference().unwrap().encrypted_queue_id())
             .unwrap(),
         s.queue_id
     );
@@ -65,7 +69,7 @@ fn a_good_ed25519_key_package_is_accepted_with_all_its_parts() {
 fn a_good_p256_key_package_is_accepted() {
     let s = sealed();
     let signer = TestSigner::generate(SignatureScheme::ECDSA_SECP256R1_SHA256).unwrap();
-    let kp = build(&signer, &s.sealed, |_| {});
+    let kp = build(&signer, &s.reference, |_| {});
     let v = validate(&kp.bytes).unwrap();
     assert_eq!(v.cipher_suite(), 0x0002);
     assert_eq!(
@@ -92,7 +96,7 @@ fn key_package_ref_is_what_openmls_computes() {
         SignatureScheme::ECDSA_SECP256R1_SHA256,
     ] {
         let signer = TestSigner::generate(scheme).unwrap();
-        let kp = build(&signer, &sealed().sealed, |_| {});
+        let kp = build(&signer, &sealed().reference, |_| {});
         let v = validate(&kp.bytes).unwrap();
         let theirs = kp.key_package().hash_ref(&crypto).unwrap();
         assert_eq!(v.key_package_ref(), theirs.as_slice());
@@ -104,7 +108,7 @@ fn key_package_ref_is_what_openmls_computes() {
 #[test]
 fn openmls_reads_back_what_the_helper_builds() {
     let signer = ed25519();
-    let kp = build(&signer, &sealed().sealed, |p| p.last_resort = true);
+    let kp = build(&signer, &sealed().reference, |p| p.last_resort = true);
     let parsed = KeyPackageIn::tls_deserialize_exact(&kp.bytes).unwrap();
     let checked = parsed
         .validate(&RustCrypto::default(), ProtocolVersion::Mls10)
@@ -125,7 +129,7 @@ fn openmls_reads_back_what_the_helper_builds() {
 #[test]
 fn an_mls_message_carrying_a_key_package_is_accepted_and_unwrapped() {
     let signer = ed25519();
-    let kp = build(&signer, &sealed().sealed, |_| {});
+    let kp = build(&signer, &sealed().reference, |_| {});
     let wrapped = MlsMessageOut::from(kp.key_package().clone())
         .tls_serialize_detached()
         .unwrap();
@@ -158,7 +162,7 @@ fn the_certificate_key_can_be_the_mls_signature_key() {
         let signer = TestSigner::from_pkcs8(&key.serialize_der(), scheme).unwrap();
         assert_eq!(signer.public_key(), key.public_key_raw());
         let s = sealed();
-        let params = KeyPackageParams::new(&signer, vec![cert.der().to_vec()], s.sealed);
+        let params = KeyPackageParams::new(&signer, vec![cert.der().to_vec()], s.reference);
         let v = validate(&key_package(&params).unwrap().bytes).unwrap();
         assert_eq!(v.signature_key(), key.public_key_raw());
         assert_eq!(v.certificate_chain(), &[cert.der().to_vec()]);
@@ -180,14 +184,14 @@ fn an_ed25519_seed_gives_the_same_key_as_its_pkcs8() {
 }
 
 #[test]
-fn without_the_queue_id_requirement_the_extension_is_optional() {
+fn without_the_queue_reference_requirement_the_extension_is_optional() {
     let policy = KeyPackagePolicy {
-        require_queue_id: false,
+        require_queue_reference: false,
         ..KeyPackagePolicy::default()
     };
-    let bytes = bytes_with(|p| p.queue_id = None);
+    let bytes = bytes_with(|p| p.queue_reference = None);
     let v = validate_key_package(&bytes, &policy, now_unix_secs()).unwrap();
-    assert_eq!(v.encrypted_queue_id(), None);
+    assert_eq!(v.queue_reference(), None);
 }
 
 #[test]
@@ -235,7 +239,7 @@ fn refused_key_packages_get_their_exact_error() {
     let now = now_unix_secs();
     let s = sealed();
     let signer = ed25519();
-    let good = build(&signer, &s.sealed, |_| {}).bytes;
+    let good = build(&signer, &s.reference, |_| {}).bytes;
     let nb = now - 3600;
 
     let cases: Vec<(&str, Vec<u8>, KeyPackageError)> = vec![
@@ -364,18 +368,18 @@ fn refused_key_packages_get_their_exact_error() {
             KeyPackageError::CredentialNotInCapabilities,
         ),
         (
-            "no queue ID",
-            bytes_with(|p| p.queue_id = None),
-            KeyPackageError::MissingQueueId,
+            "no queue reference",
+            bytes_with(|p| p.queue_reference = None),
+            KeyPackageError::MissingQueueReference,
         ),
         (
-            "queue ID not in the capabilities",
+            "queue reference not in the capabilities",
             bytes_with(|p| {
                 p.capabilities = Capabilities::builder()
                     .credentials(vec![CredentialType::X509])
                     .build()
             }),
-            KeyPackageError::QueueIdNotInCapabilities,
+            KeyPackageError::QueueReferenceNotInCapabilities,
         ),
         (
             "another leaf extension not in the capabilities",
@@ -385,14 +389,47 @@ fn refused_key_packages_get_their_exact_error() {
             },
         ),
         (
-            "a malformed queue ID extension",
+            "a malformed queue reference extension",
             bytes_with(|p| {
-                p.queue_id = None;
+                p.queue_reference = None;
                 p.extra_leaf_extensions = vec![(0xF0A1, b"junk".to_vec())];
             }),
-            KeyPackageError::MalformedQueueId {
+            KeyPackageError::MalformedQueueReference {
                 // mimi-wire's own words for the decoding error.
-                detail: HpkeCiphertext::decode(b"junk").unwrap_err().to_string(),
+                detail: QueueReference::decode(b"junk").unwrap_err().to_string(),
+            },
+        ),
+        (
+            "a queue reference that is a bare ciphertext (no domain)",
+            bytes_with(|p| {
+                p.queue_reference = None;
+                let bare = HpkeCiphertext::new(vec![0xff; 32], vec![2; 32]);
+                p.extra_leaf_extensions = vec![(0xF0A1, bare.encode().unwrap())];
+            }),
+            KeyPackageError::MalformedQueueReference {
+                detail: WireError::InvalidDomain {
+                    field: "QueueReference.provider_domain",
+                    value: "\\xff".repeat(32),
+                    reason: "not UTF-8".into(),
+                }
+                .to_string(),
+            },
+        ),
+        (
+            "a queue reference whose domain is not canonical",
+            bytes_with(|p| {
+                p.queue_reference = None;
+                let mut data = b"\x09B.EXAMPLE".to_vec();
+                data.extend_from_slice(&s.sealed.encode().unwrap());
+                p.extra_leaf_extensions = vec![(0xF0A1, data)];
+            }),
+            KeyPackageError::MalformedQueueReference {
+                detail: WireError::InvalidDomain {
+                    field: "QueueReference.provider_domain",
+                    value: "B.EXAMPLE".into(),
+                    reason: "not canonical; its canonical form is \"b.example\"".into(),
+                }
+                .to_string(),
             },
         ),
         (
@@ -563,7 +600,7 @@ fn x509_credential_round_trips_and_refuses_what_validation_refuses() {
 #[test]
 fn the_helper_defaults_to_mimi_capabilities() {
     let signer = ed25519();
-    let params = KeyPackageParams::new(&signer, fake_chain(), sealed().sealed);
+    let params = KeyPackageParams::new(&signer, fake_chain(), sealed().reference);
     assert_eq!(params.capabilities, capabilities());
     assert_eq!(
         params.cipher_suite,
@@ -579,9 +616,9 @@ fn error_messages_say_what_to_do() {
             "credential type is 1; MIMI requires x509 (2) carrying the device's certificate chain",
         ),
         (
-            KeyPackageError::MissingQueueId,
-            "the leaf node has no mimi_queue_id extension (0xF0A1); seal the queue ID to the \
-             provider's queue key and add it",
+            KeyPackageError::MissingQueueReference,
+            "the leaf node has no mimi_queue_reference extension (0xF0A1); seal the queue ID to \
+             the provider's queue key and add it with the provider's domain",
         ),
         (
             KeyPackageError::BadCertificateChain(CredentialError::EmptyChain),

@@ -7,7 +7,7 @@ mod queue_id;
 
 use mimi_mls::test_utils::{KeyPackageParams, TestKeyPackage, TestSigner, key_package};
 use mimi_mls::{QueueKeyPair, SignatureScheme};
-use mimi_wire::{HpkeCiphertext, QUEUE_ID_LEN};
+use mimi_wire::{HpkeCiphertext, QUEUE_ID_LEN, QueueReference};
 
 /// The provider whose queue key the tests seal to.
 pub const DOMAIN: &str = "b.example";
@@ -20,20 +20,23 @@ pub fn fake_chain() -> Vec<Vec<u8>> {
     ]
 }
 
-/// A provider key, a queue ID, and that ID sealed for [`DOMAIN`].
+/// A provider key, a queue ID, and a reference to it at [`DOMAIN`].
 #[derive(Debug)]
 pub struct Sealed {
     pub key: QueueKeyPair,
     pub queue_id: [u8; QUEUE_ID_LEN],
+    pub reference: QueueReference,
+    /// The reference's encrypted queue ID.
     pub sealed: HpkeCiphertext,
 }
 
 pub fn sealed() -> Sealed {
-    let (key, queue_id, sealed) = mimi_mls::test_utils::sealed_queue_id(DOMAIN).unwrap();
+    let (key, queue_id, reference) = mimi_mls::test_utils::sealed_queue_reference(DOMAIN).unwrap();
     Sealed {
         key,
         queue_id,
-        sealed,
+        sealed: reference.encrypted_queue_id().clone(),
+        reference,
     }
 }
 
@@ -44,10 +47,10 @@ pub fn ed25519() -> TestSigner {
 /// An acceptable KeyPackage, after `change` has edited its parameters.
 pub fn build(
     signer: &TestSigner,
-    sealed: &HpkeCiphertext,
+    reference: &QueueReference,
     change: impl FnOnce(&mut KeyPackageParams<'_>),
 ) -> TestKeyPackage {
-    let mut params = KeyPackageParams::new(signer, fake_chain(), sealed.clone());
+    let mut params = KeyPackageParams::new(signer, fake_chain(), reference.clone());
     change(&mut params);
     key_package(&params).unwrap()
 }

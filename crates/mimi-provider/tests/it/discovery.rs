@@ -185,8 +185,9 @@ async fn key_packages_only_for_signed_searchers(backend: Backend) {
                 let kp = URL_SAFE_NO_PAD
                     .decode(entry["key_package"].as_str().unwrap())
                     .unwrap();
-                // A real KeyPackage with the queue-ID extension a hub needs.
-                mimi_provider::testing::leaf_queue_id(&kp).unwrap();
+                // A real KeyPackage with the queue reference a hub needs.
+                let reference = mimi_provider::testing::leaf_queue_reference(&kp).unwrap();
+                assert_eq!(reference.provider_domain(), phone.domain());
             }
             // Handed out once each.
             assert_eq!(phone.key_package_count(1).await.unwrap(), 1);

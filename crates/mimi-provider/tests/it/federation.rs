@@ -1,10 +1,13 @@
 //! Three providers, each its own domain with real TLS and real HTTP: a.example
-//! claims KeyPackages of users at b.example and c.example, reads their
-//! encrypted queue IDs from the leaves as a hub does, and delivers
+//! claims KeyPackages of users at b.example and c.example, reads their queue
+//! references from the leaves as a hub does, and delivers to the provider each
+//! reference names
 //! (draft-kohbrok-mimi-transport §5.7, §5.9; docs/wire-spec.md §11-12).
 
-use mimi_provider::testing::{Backend, TestClient, TestFederation, TestProvider, leaf_queue_id};
-use mimi_wire::{DeliverMessageRequest, HpkeCiphertext, RecipientStatus};
+use mimi_provider::testing::{
+    Backend, TestClient, TestFederation, TestProvider, leaf_queue_reference,
+};
+use mimi_wire::{DeliverMessageRequest, HpkeCiphertext, QueueReference, RecipientStatus};
 
 use crate::harness::{PUSH_WAIT, assert_refused, both_backends};
 
@@ -46,8 +49,8 @@ async fn client_with_key_packages(
 }
 
 /// What a hub does to reach `user`'s one client: claim a KeyPackage as `hub`
-/// and read the encrypted queue ID from its leaf.
-async fn claim_queue_id(hub: &TestProvider, client: &TestClient) -> HpkeCiphertext {
+/// and read the queue reference from its leaf. It names the client's provider.
+async fn claim_queue_reference(hub: &TestProvider, client: &TestClient) -> QueueReference {
     let claimed = hub.claim_key_packages(client.user_id(), 1).await.unwrap();
     assert_eq!(claimed.key_packages().len(), 1);
     let entry = &claimed.key_packages()[0];
@@ -55,7 +58,15 @@ async fn claim_queue_id(hub: &TestProvider, client: &TestClient) -> HpkeCipherte
         &entry.client_of(client.user_id()).unwrap(),
         client.device_id()
     );
-    leaf_queue_id(entry.key_package()).unwrap()
+    let reference = leaf_queue_reference(entry.key_package()).unwrap();
+    assert_eq!(reference.provider_domain(), client.domain());
+    reference
+}
+
+/// The encrypted queue ID of [`claim_queue_reference`], for tests that
+/// deliver to a provider they name themselves.
+async fn claim_queue_id(hub: &TestProvider, client: &TestClient) -> HpkeCiphertext {
+    claim_queue_reference(hub, client).await.into_parts().1
 }
 
 async fn claims_and_delivers_across_three_providers(backend: Backend) {
@@ -64,19 +75,22 @@ async fn claims_and_delivers_across_three_providers(backend: Backend) {
             let bob = client_with_key_packages(&fed, "b.example", "bob", "phone", 2).await;
             let carol = client_with_key_packages(&fed, "c.example", "carol", "laptop", 2).await;
             let a = fed.provider("a.example");
-            let to_bob = claim_queue_id(a, &bob).await;
-            let to_carol = claim_queue_id(a, &carol).await;
+            let to_bob = claim_queue_reference(a, &bob).await;
+            let to_carol = claim_queue_reference(a, &carol).await;
             // One KeyPackage of each was handed out.
             assert_eq!(bob.key_package_count(1).await.unwrap(), 1);
             assert_eq!(carol.key_package_count(1).await.unwrap(), 1);
 
-            for (peer, sealed, message) in [
-                ("b.example", to_bob, b"for bob".as_slice()),
-                ("c.example", to_carol, b"for carol".as_slice()),
+            // As a hub fans out: to the provider each leaf's reference names,
+            // with the reference's ciphertext as the recipient.
+            for (reference, message) in [
+                (to_bob, b"for bob".as_slice()),
+                (to_carol, b"for carol".as_slice()),
             ] {
+                let (provider, sealed) = reference.into_parts();
                 let response = a
                     .deliver_to(
-                        &d(peer),
+                        &provider,
                         DeliverMessageRequest::new(message.to_vec(), vec![sealed]),
                     )
                     .await

@@ -6,12 +6,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mimi_mls::Ciphersuite;
+use mimi_identifiers::Domain;
 use mimi_mls::test_utils::{KeyPackageParams, TestCredential, now_unix_secs};
+use mimi_mls::{Ciphersuite, seal_queue_id, seal_queue_reference};
 use mimi_provider::config::LimitConfig;
 use mimi_provider::testing::{Backend, TestClient, TestError, TestFederation};
 use mimi_transport::OCTET_STREAM;
-use mimi_wire::{EventKind, GroupKeyPackageRequest, GroupKeyPackageResponse};
+use mimi_wire::{
+    EventKind, GroupKeyPackageRequest, GroupKeyPackageResponse, QueueEncryptionKey, QueueReference,
+};
 
 use crate::harness::{assert_problem, assert_refused, both_backends};
 
@@ -60,8 +63,22 @@ struct Refused {
 struct Context {
     bob: TestClient,
     tablet: TestClient,
-    b_queue_key: mimi_wire::QueueEncryptionKey,
-    c_queue_key: mimi_wire::QueueEncryptionKey,
+    b_queue_key: QueueEncryptionKey,
+    c_queue_key: QueueEncryptionKey,
+}
+
+fn domain(name: &str) -> Domain {
+    name.parse().unwrap()
+}
+
+/// `client`'s queue ID sealed to `queue_key` for `provider`, in a reference
+/// naming `provider`.
+fn reference(
+    queue_key: &QueueEncryptionKey,
+    provider: &str,
+    client: &TestClient,
+) -> QueueReference {
+    seal_queue_reference(queue_key, &domain(provider), &client.queue_id().unwrap()).unwrap()
 }
 
 fn refused_cases() -> Vec<Refused> {
@@ -92,31 +109,62 @@ fn refused_cases() -> Vec<Refused> {
             "another client's queue ID",
             "its queue ID is not this client's queue",
             |c| {
-                let sealed = mimi_mls::seal_queue_id(
-                    &c.b_queue_key,
-                    "b.example",
-                    &c.tablet.queue_id().unwrap(),
-                )
-                .unwrap();
-                kp(&c.bob, |p| p.queue_id = Some(sealed))
+                let reference = reference(&c.b_queue_key, "b.example", &c.tablet);
+                kp(&c.bob, |p| p.queue_reference = Some(reference))
             },
         ),
         case(
-            "queue ID sealed to another provider",
-            "does not decrypt with this provider's queue key",
+            "reference names another provider",
+            "its queue reference names the provider c.example, not b.example",
             |c| {
-                let sealed = mimi_mls::seal_queue_id(
-                    &c.c_queue_key,
-                    "c.example",
-                    &c.bob.queue_id().unwrap(),
-                )
-                .unwrap();
-                kp(&c.bob, |p| p.queue_id = Some(sealed))
+                let reference = reference(&c.c_queue_key, "c.example", &c.bob);
+                kp(&c.bob, |p| p.queue_reference = Some(reference))
             },
         ),
-        case("no queue ID", "queue", |c| {
-            kp(&c.bob, |p| p.queue_id = None)
-        }),
+        case(
+            "reference re-pointed at another provider",
+            "its queue reference names the provider c.example, not b.example",
+            |c| {
+                let (_, sealed) = reference(&c.b_queue_key, "b.example", &c.bob).into_parts();
+                let re_pointed = QueueReference::new(domain("c.example"), sealed);
+                kp(&c.bob, |p| p.queue_reference = Some(re_pointed))
+            },
+        ),
+        case(
+            "queue ID sealed to another provider's key",
+            "does not decrypt with this provider's queue key",
+            |c| {
+                let sealed =
+                    seal_queue_id(&c.c_queue_key, "b.example", &c.bob.queue_id().unwrap()).unwrap();
+                let reference = QueueReference::new(domain("b.example"), sealed);
+                kp(&c.bob, |p| p.queue_reference = Some(reference))
+            },
+        ),
+        case(
+            "queue ID sealed for another domain",
+            "does not decrypt with this provider's queue key",
+            |c| {
+                let sealed =
+                    seal_queue_id(&c.b_queue_key, "c.example", &c.bob.queue_id().unwrap()).unwrap();
+                let reference = QueueReference::new(domain("b.example"), sealed);
+                kp(&c.bob, |p| p.queue_reference = Some(reference))
+            },
+        ),
+        case(
+            "no queue reference",
+            "no mimi_queue_reference extension",
+            |c| kp(&c.bob, |p| p.queue_reference = None),
+        ),
+        case(
+            "malformed queue reference",
+            "mimi_queue_reference extension is malformed",
+            |c| {
+                kp(&c.bob, |p| {
+                    p.queue_reference = None;
+                    p.extra_leaf_extensions = vec![(0xF0A1, b"junk".to_vec())];
+                })
+            },
+        ),
         case("expired", "expired", |c| {
             let now = now_unix_secs();
             kp(&c.bob, |p| {

@@ -7,6 +7,7 @@ mod provider_api;
 mod provider_bad_input;
 mod provider_known_answer;
 mod provider_props;
+mod queue_reference;
 mod roundtrip;
 
 use mimi_identifiers::Domain;
