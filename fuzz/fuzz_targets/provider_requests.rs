@@ -1,6 +1,6 @@
 //! Any bytes as the body of a provider endpoint: the queueing service and KeyPackage
 //! requests (inside an S2S envelope) and the client API's signed requests, plus
-//! their responses. No decoder panics; what decodes re-encodes to exactly the same
+//! their responses, and the queue reference a KeyPackage's leaf carries. No decoder panics; what decodes re-encodes to exactly the same
 //! bytes (the encoding is canonical, so a client's signature over the TBS covers
 //! the bytes the provider read); the identifier accessors never panic.
 //!
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mimi_wire::WireError;
+use mimi_wire::{QueueReference, WireError};
 use mimi_wire::client_api::{
     ClientOperation, ClientRequest, ClientRequestBody, ClientRequestTbs, FetchResponse,
     RegisterResponse,
@@ -96,6 +96,7 @@ fuzz_target!(|data: &[u8]| {
         ConnectionKeyPackageRequest::encode,
     );
     canonical(data, RegisterResponse::decode, RegisterResponse::encode);
+    canonical(data, QueueReference::decode, QueueReference::encode);
     canonical(data, FetchResponse::decode, FetchResponse::encode);
     client_request(data);
 

@@ -266,7 +266,7 @@ pub(crate) fn decode_exact<T: Deserialize>(
 /// A domain field as a [`Domain`]: valid, and spelled exactly as its canonical form
 /// (lowercase A-labels), so that one provider has exactly one spelling on the wire
 /// and the bytes signed are the bytes compared.
-fn canonical_domain(field: &'static str, bytes: &[u8]) -> Result<Domain, WireError> {
+pub(crate) fn canonical_domain(field: &'static str, bytes: &[u8]) -> Result<Domain, WireError> {
     let invalid = |reason: String| WireError::InvalidDomain {
         field,
         value: quote(bytes),

@@ -12,8 +12,8 @@
 use mimi_identifiers::{Domain, MAX_DOMAIN_LEN};
 use tls_codec::{Serialize, Size, TlsDeserialize, TlsSerialize, TlsSize, VLByteSlice, VLBytes};
 
-use crate::error::{WireError, quote};
-use crate::framing::decode_exact;
+use crate::error::WireError;
+use crate::framing::{canonical_domain, decode_exact};
 use crate::reader::{Reader, check_field_len, decode_with};
 
 /// Length of a queue ID: 16 random bytes chosen by the client's provider.
@@ -227,22 +227,3 @@ impl QueueReference {
     }
 }
 
-/// `bytes` as a [`Domain`] if they spell one in exactly its canonical form (the
-/// rule of the `S2SMessage` domains, docs/wire-spec.md §2): one provider, one
-/// spelling, so that a hub groups recipients by plain comparison.
-fn canonical_domain(field: &'static str, bytes: &[u8]) -> Result<Domain, WireError> {
-    let invalid = |reason: String| WireError::InvalidDomain {
-        field,
-        value: quote(bytes),
-        reason,
-    };
-    let s = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".to_owned()))?;
-    let domain = Domain::parse(s).map_err(|e| invalid(e.to_string()))?;
-    if domain.as_str() != s {
-        return Err(invalid(format!(
-            "not canonical; its canonical form is \"{}\"",
-            domain.as_str()
-        )));
-    }
-    Ok(domain)
-}
