@@ -69,10 +69,7 @@ async fn register<S: Storage>(
 ) -> Result<Response, ProviderError> {
     // A registration carries up to 8 MiB of CRLs to parse and a chain to
     // verify before its sender is known: limit it per network address first.
-    let ip = peer.map_or_else(
-        || "unknown".to_string(),
-        |Extension(PeerAddr(a))| a.ip().to_string(),
-    );
+    let ip = super::peer_ip(peer);
     provider.rate_limit(&[Spend {
         key: format!("register from {ip}"),
         limit: provider.settings.limits.registrations,

@@ -3,7 +3,6 @@
 //! `S2SMessage` (event `mimi.discovery.key-query`, body = the query string)
 //! for searchers that prove their domain.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -34,9 +33,7 @@ async fn anonymous<S: Storage>(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ProviderError> {
     let query = KeyQuery::parse(query.as_deref().unwrap_or(""))?;
-    // Behind no listener of ours is a request without a peer address; count
-    // such requests together rather than not at all.
-    let addr = peer.map_or_else(|| "unknown".to_string(), |Extension(PeerAddr(a))| ip(a));
+    let addr = super::peer_ip(peer);
     let answer = discovery::answer(&provider, &query, &Searcher::Anonymous(addr), None).await?;
     Ok(Json(answer).into_response())
 }
@@ -63,9 +60,4 @@ async fn signed<S: Storage>(
     let searcher = Searcher::Domain(checked.peer().domain().to_string());
     let answer = discovery::answer(p, &query, &searcher, Some(checked.replay_record())).await?;
     Ok(Json(answer).into_response())
-}
-
-/// Rate limits count per IP address, not per port.
-fn ip(addr: SocketAddr) -> String {
-    addr.ip().to_string()
 }

@@ -62,6 +62,16 @@ async fn render_metrics<S: Storage>(State(provider): State<Arc<Provider<S>>>) ->
         .into_response()
 }
 
+/// The IP address (not the port: rate limits count per address) of the
+/// connection a request came on. Behind no listener of ours is a request
+/// without one; such requests are counted together rather than not at all.
+pub(crate) fn peer_ip(peer: Option<axum::Extension<mimi_transport::https::PeerAddr>>) -> String {
+    peer.map_or_else(
+        || "unknown".to_string(),
+        |axum::Extension(mimi_transport::https::PeerAddr(addr))| addr.ip().to_string(),
+    )
+}
+
 /// A 200 answer with a TLS-encoded body.
 pub(crate) fn octet_stream(bytes: Vec<u8>) -> Result<Response, ProviderError> {
     Ok(([(CONTENT_TYPE, OCTET_STREAM)], bytes).into_response())
