@@ -19,5 +19,26 @@ pub const S2S_MESSAGE: &str = "MIMI 1.0 S2SMessage";
 /// client signs can pass for a client request, nor the reverse.
 pub const CLIENT_REQUEST: &str = "MIMI 1.0 ClientRequest";
 
+/// Label of a group member's signature over a hub request
+/// ([`DSRequest::content_to_sign`](crate::ds::DSRequest::content_to_sign)), made
+/// with the MLS signature key of its leaf (draft-robert-mimi-delivery-service's
+/// `ClientSignature`).
+pub const DS_REQUEST: &str = "MIMI 1.0 DSRequest";
+
+/// Label of a joiner's signature over a
+/// [`WelcomeInfoRequest`](crate::ds::WelcomeInfoRequest), with its new leaf's key.
+pub const WELCOME_INFO_REQUEST: &str = "MIMI 1.0 WelcomeInfoRequest";
+
+/// Label of a would-be joiner's signature over an
+/// [`ExternalCommitInfoRequest`](crate::ds::ExternalCommitInfoRequest), with its
+/// certificate's key.
+pub const EXTERNAL_COMMIT_INFO_REQUEST: &str = "MIMI 1.0 ExternalCommitInfoRequest";
+
 /// Every label defined here; tests check that they are distinct.
-pub const ALL: &[&str] = &[S2S_MESSAGE, CLIENT_REQUEST];
+pub const ALL: &[&str] = &[
+    S2S_MESSAGE,
+    CLIENT_REQUEST,
+    DS_REQUEST,
+    WELCOME_INFO_REQUEST,
+    EXTERNAL_COMMIT_INFO_REQUEST,
+];

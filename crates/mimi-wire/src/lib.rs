@@ -19,6 +19,9 @@
 //! - [`HpkeCiphertext`], [`QueueEncryptionKey`], [`QueueReference`]: a client's
 //!   queue ID sealed to its provider's key, and the reference (provider domain and
 //!   that ciphertext) a client puts in its MLS leaf for hubs to route by.
+//! - [`ds`]: the hub's requests (`/group_operation`, `/welcome_information`,
+//!   `/external_commit_information`), signed by group members, its responses, and
+//!   the [`FanoutMessage`](ds::FanoutMessage) it puts in members' queues.
 //! - [`client_api`]: the signed requests a device sends its own provider
 //!   (`/client/v1/<operation>`), and the responses.
 //!
@@ -60,6 +63,7 @@
 //! ```
 
 pub mod client_api;
+pub mod ds;
 mod envelope;
 mod error;
 mod event_kind;
@@ -75,9 +79,10 @@ mod signature;
 
 pub use client_api::{
     AckRequest, AckResponse, CLIENT_REQUEST_OVERHEAD, ClientOperation, ClientRequest,
-    ClientRequestBody, ClientRequestTbs, FetchRequest, FetchResponse, KeyPackageCountRequest,
-    KeyPackageCountResponse, LISTEN_HEADER, ListenRequest, MAX_CERTIFICATE_LEN, MAX_CERTIFICATES,
-    MAX_CLIENT_REQUEST_LEN, MAX_CRLS, MAX_CRLS_LEN, MAX_FETCH_LIMIT, MAX_FETCH_RESPONSE_LEN,
+    ClientRequestBody, ClientRequestTbs, FetchRequest, FetchResponse, HubEndpoint, HubRequest,
+    KeyPackageCountRequest, KeyPackageCountResponse, LISTEN_HEADER, ListenRequest,
+    MAX_ANY_CLIENT_REQUEST_LEN, MAX_CERTIFICATE_LEN, MAX_CERTIFICATES, MAX_CLIENT_REQUEST_LEN,
+    MAX_CRLS, MAX_CRLS_LEN, MAX_FETCH_LIMIT, MAX_FETCH_RESPONSE_LEN, MAX_HUB_REQUEST_LEN,
     MAX_KEY_PACKAGES_PER_UPLOAD, MAX_LISTEN_HEADER_LEN, MAX_REGISTER_REQUEST_LEN,
     MAX_SIGNATURE_LEN, QueuedMessage, REQUEST_ID_LEN, RegisterRequest, RegisterResponse,
     UploadKeyPackagesRequest, UploadKeyPackagesResponse,

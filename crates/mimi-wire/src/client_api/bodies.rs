@@ -4,7 +4,7 @@
 //! body.
 
 use mimi_identifiers::Handle;
-use tls_codec::{Size, TlsSerialize, TlsSize, VLBytes};
+use tls_codec::{Serialize as _, Size, TlsSerialize, TlsSize, VLBytes};
 
 use super::{
     MAX_CERTIFICATE_LEN, MAX_CERTIFICATES, MAX_CRLS, MAX_CRLS_LEN, MAX_FETCH_LIMIT,
@@ -629,5 +629,162 @@ impl KeyPackageCountRequest {
 
     pub fn cipher_suite(&self) -> u16 {
         self.cipher_suite
+    }
+}
+
+/// ```text
+/// enum {
+///     reserved(0), group_operation(1), welcome_information(2),
+///     external_commit_information(3), (255)
+/// } HubEndpoint;
+/// ```
+///
+/// Which hub endpoint of draft-kohbrok-mimi-transport §5.2-5.4 a [`HubRequest`]
+/// is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum HubEndpoint {
+    /// `POST /group_operation`: a [`DSRequest`](crate::ds::DSRequest).
+    GroupOperation = 1,
+    /// `GET /welcome_information`: a
+    /// [`WelcomeInfoRequest`](crate::ds::WelcomeInfoRequest).
+    WelcomeInformation = 2,
+    /// `GET /external_commit_information`: an
+    /// [`ExternalCommitInfoRequest`](crate::ds::ExternalCommitInfoRequest).
+    ExternalCommitInformation = 3,
+}
+
+impl HubEndpoint {
+    pub const ALL: [HubEndpoint; 3] = [
+        HubEndpoint::GroupOperation,
+        HubEndpoint::WelcomeInformation,
+        HubEndpoint::ExternalCommitInformation,
+    ];
+
+    pub fn value(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_value(value: u8) -> Option<HubEndpoint> {
+        Self::ALL.into_iter().find(|e| e.value() == value)
+    }
+
+    /// The S2S event that carries this request to a remote hub.
+    pub fn event_kind(self) -> crate::EventKind {
+        match self {
+            HubEndpoint::GroupOperation => crate::EventKind::GroupOperation,
+            HubEndpoint::WelcomeInformation => crate::EventKind::WelcomeInformation,
+            HubEndpoint::ExternalCommitInformation => crate::EventKind::ExternalCommitInformation,
+        }
+    }
+
+    /// Largest request of this endpoint.
+    pub fn max_request_len(self) -> usize {
+        match self {
+            HubEndpoint::GroupOperation => crate::ds::DSRequest::MAX_LEN,
+            HubEndpoint::WelcomeInformation => crate::ds::WelcomeInfoRequest::MAX_LEN,
+            HubEndpoint::ExternalCommitInformation => crate::ds::ExternalCommitInfoRequest::MAX_LEN,
+        }
+    }
+
+    /// Checks that `request` is one valid request of this endpoint.
+    pub fn check_request(self, request: &[u8]) -> Result<(), WireError> {
+        match self {
+            HubEndpoint::GroupOperation => crate::ds::DSRequest::decode(request).map(drop),
+            HubEndpoint::WelcomeInformation => {
+                crate::ds::WelcomeInfoRequest::decode(request).map(drop)
+            }
+            HubEndpoint::ExternalCommitInformation => {
+                crate::ds::ExternalCommitInfoRequest::decode(request).map(drop)
+            }
+        }
+    }
+}
+
+/// ```text
+/// struct {
+///     opaque hub_domain<V>;    // the provider whose hub owns the room
+///     HubEndpoint endpoint;
+///     opaque request<V>;       // that endpoint's request structure
+/// } HubRequest;
+/// ```
+///
+/// A device's request for a room's hub, sent to its own provider, which serves it
+/// (its own rooms) or forwards `request` unchanged in a signed S2S event (other
+/// providers' rooms) and answers with the hub's [`DSResponse`](crate::ds::DSResponse).
+/// The provider cannot alter what it forwards: `request` is signed by the member.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HubRequest {
+    hub_domain: mimi_identifiers::Domain,
+    endpoint: HubEndpoint,
+    request: VLBytes,
+}
+
+impl HubRequest {
+    const NAME: &'static str = "HubRequest";
+    const HUB_DOMAIN: &'static str = "HubRequest.hub_domain";
+
+    /// Longest encoding: a group operation of the largest size.
+    pub const MAX_LEN: usize = 2 + 253 + 1 + 4 + crate::ds::DSRequest::MAX_LEN;
+
+    pub fn new(
+        hub_domain: &mimi_identifiers::Domain,
+        endpoint: HubEndpoint,
+        request: Vec<u8>,
+    ) -> HubRequest {
+        HubRequest {
+            hub_domain: hub_domain.clone(),
+            endpoint,
+            request: request.into(),
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<HubRequest, WireError> {
+        decode_with(bytes, Self::MAX_LEN, Self::NAME, Self::read)
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<HubRequest, WireError> {
+        let domain = r.vector(Self::HUB_DOMAIN, 253)?;
+        let hub_domain = crate::framing::canonical_domain(Self::HUB_DOMAIN, domain)?;
+        let value = r.u8()?;
+        let endpoint = HubEndpoint::from_value(value).ok_or(WireError::UnknownValue {
+            field: "HubRequest.endpoint",
+            value: value.into(),
+        })?;
+        let request = r.vector("HubRequest.request", endpoint.max_request_len())?;
+        endpoint.check_request(request)?;
+        Ok(HubRequest {
+            hub_domain,
+            endpoint,
+            request: VLBytes::new(request.to_vec()),
+        })
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let enc = |e| WireError::encoding(Self::NAME, e);
+        let mut out = Vec::with_capacity(self.request.as_slice().len() + 300);
+        VLBytes::new(self.hub_domain.as_str().as_bytes().to_vec())
+            .tls_serialize(&mut out)
+            .map_err(enc)?;
+        self.endpoint.value().tls_serialize(&mut out).map_err(enc)?;
+        self.request.tls_serialize(&mut out).map_err(enc)?;
+        Self::decode(&out).map_err(|reason| WireError::Unencodable {
+            what: Self::NAME,
+            reason: Box::new(reason),
+        })?;
+        Ok(out)
+    }
+
+    pub fn hub_domain(&self) -> &mimi_identifiers::Domain {
+        &self.hub_domain
+    }
+
+    pub fn endpoint(&self) -> HubEndpoint {
+        self.endpoint
+    }
+
+    /// The endpoint's request, valid (decoding checked it).
+    pub fn request(&self) -> &[u8] {
+        self.request.as_slice()
     }
 }

@@ -20,9 +20,9 @@ mod operation;
 mod request;
 
 pub use bodies::{
-    AckRequest, AckResponse, FetchRequest, FetchResponse, KeyPackageCountRequest,
-    KeyPackageCountResponse, ListenRequest, QueuedMessage, RegisterRequest, RegisterResponse,
-    UploadKeyPackagesRequest, UploadKeyPackagesResponse,
+    AckRequest, AckResponse, FetchRequest, FetchResponse, HubEndpoint, HubRequest,
+    KeyPackageCountRequest, KeyPackageCountResponse, ListenRequest, QueuedMessage, RegisterRequest,
+    RegisterResponse, UploadKeyPackagesRequest, UploadKeyPackagesResponse,
 };
 pub use operation::ClientOperation;
 pub use request::{ClientRequest, ClientRequestBody, ClientRequestTbs};
@@ -69,7 +69,7 @@ pub const MAX_FETCH_RESPONSE_LEN: usize = 4 << 20;
 pub const CLIENT_REQUEST_OVERHEAD: usize =
     2 + MAX_ID_LEN + 8 + REQUEST_ID_LEN + 1 + 4 + 2 + MAX_SIGNATURE_LEN;
 
-/// Largest [`ClientRequest`] of any operation but `register`: 7 MiB. The largest
+/// Largest [`ClientRequest`] of any operation but `register` and `hub`: 7 MiB. The largest
 /// such request is a full KeyPackage upload (100 × 64 KiB, 6.25 MiB); the rest is
 /// headroom for an operation carrying a 1 MiB MLS message beside its metadata.
 /// Each operation has its own tighter bound, [`ClientOperation::max_request_len`],
@@ -79,6 +79,19 @@ pub const MAX_CLIENT_REQUEST_LEN: usize = 7 << 20;
 /// Largest [`ClientRequest`] of `register`, the only operation carrying CRLs
 /// (about 8.1 MiB).
 pub const MAX_REGISTER_REQUEST_LEN: usize = RegisterRequest::MAX_LEN + CLIENT_REQUEST_OVERHEAD;
+
+/// Largest [`ClientRequest`] of `hub`, the only operation carrying a group
+/// operation with its CRLs (about 10.4 MiB).
+pub const MAX_HUB_REQUEST_LEN: usize = HubRequest::MAX_LEN + CLIENT_REQUEST_OVERHEAD;
+
+/// Largest [`ClientRequest`] of any operation: what a decoder that does not yet
+/// know the operation bounds the input by. A server bounds each endpoint's body
+/// by [`ClientOperation::max_request_len`] first.
+pub const MAX_ANY_CLIENT_REQUEST_LEN: usize = if MAX_HUB_REQUEST_LEN > MAX_REGISTER_REQUEST_LEN {
+    MAX_HUB_REQUEST_LEN
+} else {
+    MAX_REGISTER_REQUEST_LEN
+};
 
 /// The header of the WebSocket upgrade `GET /client/v1/listen` that carries the
 /// signed `listen` request, base64url without padding.

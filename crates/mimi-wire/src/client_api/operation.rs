@@ -5,14 +5,14 @@ use std::fmt;
 
 use super::CLIENT_REQUEST_OVERHEAD;
 use super::bodies::{
-    AckRequest, FetchRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
+    AckRequest, FetchRequest, HubRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
     UploadKeyPackagesRequest,
 };
 
 /// ```text
 /// enum {
 ///     reserved(0), register(1), fetch(2), ack(3), upload_key_packages(4),
-///     key_package_count(5), listen(6), (255)
+///     key_package_count(5), listen(6), hub(7), (255)
 /// } ClientOperation;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,11 +30,14 @@ pub enum ClientOperation {
     KeyPackageCount = 5,
     /// Push over a WebSocket: [`ListenRequest`].
     Listen = 6,
+    /// A request for a room's hub, served or forwarded by the provider:
+    /// [`HubRequest`].
+    Hub = 7,
 }
 
 /// (operation, name, endpoint path, largest body): the single table. The body
 /// bounds are those of each request structure.
-const TABLE: [(ClientOperation, &str, &str, usize); 6] = [
+const TABLE: [(ClientOperation, &str, &str, usize); 7] = [
     (
         ClientOperation::Register,
         "register",
@@ -71,17 +74,24 @@ const TABLE: [(ClientOperation, &str, &str, usize); 6] = [
         "/client/v1/listen",
         ListenRequest::LEN,
     ),
+    (
+        ClientOperation::Hub,
+        "hub",
+        "/client/v1/hub",
+        HubRequest::MAX_LEN,
+    ),
 ];
 
 impl ClientOperation {
     /// Every operation, in wire-value order.
-    pub const ALL: [ClientOperation; 6] = [
+    pub const ALL: [ClientOperation; 7] = [
         ClientOperation::Register,
         ClientOperation::Fetch,
         ClientOperation::Ack,
         ClientOperation::UploadKeyPackages,
         ClientOperation::KeyPackageCount,
         ClientOperation::Listen,
+        ClientOperation::Hub,
     ];
 
     fn row(self) -> &'static (ClientOperation, &'static str, &'static str, usize) {

@@ -6,11 +6,11 @@ use mimi_identifiers::DeviceId;
 use tls_codec::{Serialize, VLBytes};
 
 use super::bodies::{
-    AckRequest, FetchRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
+    AckRequest, FetchRequest, HubRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
     UploadKeyPackagesRequest,
 };
 use super::operation::ClientOperation;
-use super::{MAX_LISTEN_HEADER_LEN, MAX_REGISTER_REQUEST_LEN, MAX_SIGNATURE_LEN, REQUEST_ID_LEN};
+use super::{MAX_ANY_CLIENT_REQUEST_LEN, MAX_LISTEN_HEADER_LEN, MAX_SIGNATURE_LEN, REQUEST_ID_LEN};
 use crate::error::WireError;
 use crate::ids::{self, MAX_ID_LEN};
 use crate::labels;
@@ -27,6 +27,7 @@ pub enum ClientRequestBody {
     UploadKeyPackages(UploadKeyPackagesRequest),
     KeyPackageCount(KeyPackageCountRequest),
     Listen(ListenRequest),
+    Hub(HubRequest),
 }
 
 macro_rules! body_from {
@@ -45,7 +46,8 @@ body_from!(
     Ack(AckRequest),
     UploadKeyPackages(UploadKeyPackagesRequest),
     KeyPackageCount(KeyPackageCountRequest),
-    Listen(ListenRequest)
+    Listen(ListenRequest),
+    Hub(HubRequest)
 );
 
 impl ClientRequestBody {
@@ -57,6 +59,7 @@ impl ClientRequestBody {
             ClientRequestBody::UploadKeyPackages(_) => ClientOperation::UploadKeyPackages,
             ClientRequestBody::KeyPackageCount(_) => ClientOperation::KeyPackageCount,
             ClientRequestBody::Listen(_) => ClientOperation::Listen,
+            ClientRequestBody::Hub(_) => ClientOperation::Hub,
         }
     }
 
@@ -69,6 +72,7 @@ impl ClientRequestBody {
             ClientRequestBody::UploadKeyPackages(b) => b.encode(),
             ClientRequestBody::KeyPackageCount(b) => b.encode(),
             ClientRequestBody::Listen(b) => b.encode(),
+            ClientRequestBody::Hub(b) => b.encode(),
         }
     }
 
@@ -94,6 +98,7 @@ impl ClientRequestBody {
             ClientOperation::UploadKeyPackages => UploadKeyPackagesRequest::read(r)?.into(),
             ClientOperation::KeyPackageCount => KeyPackageCountRequest::read(r)?.into(),
             ClientOperation::Listen => ListenRequest::read(r)?.into(),
+            ClientOperation::Hub => HubRequest::read(r)?.into(),
         })
     }
 }
@@ -107,6 +112,7 @@ fn body_name(operation: ClientOperation) -> &'static str {
         ClientOperation::UploadKeyPackages => "UploadKeyPackagesRequest",
         ClientOperation::KeyPackageCount => "KeyPackageCountRequest",
         ClientOperation::Listen => "ListenRequest",
+        ClientOperation::Hub => "HubRequest",
     }
 }
 
@@ -170,9 +176,9 @@ impl ClientRequestTbs {
     }
 
     /// Decodes exactly one `ClientRequestTbs` (of any operation, so at most
-    /// [`MAX_REGISTER_REQUEST_LEN`] bytes). Never panics.
+    /// [`MAX_ANY_CLIENT_REQUEST_LEN`] bytes). Never panics.
     pub fn decode(bytes: &[u8]) -> Result<ClientRequestTbs, WireError> {
-        decode_with(bytes, MAX_REGISTER_REQUEST_LEN, Self::NAME, Self::read)
+        decode_with(bytes, MAX_ANY_CLIENT_REQUEST_LEN, Self::NAME, Self::read)
     }
 
     fn read(r: &mut Reader<'_>) -> Result<ClientRequestTbs, WireError> {
@@ -316,7 +322,7 @@ impl ClientRequest {
     /// A server should rather use [`decode_for`](Self::decode_for), which bounds
     /// the input by the endpoint's operation first.
     pub fn decode(bytes: &[u8]) -> Result<ClientRequest, WireError> {
-        let request = decode_with(bytes, MAX_REGISTER_REQUEST_LEN, Self::NAME, |r| {
+        let request = decode_with(bytes, MAX_ANY_CLIENT_REQUEST_LEN, Self::NAME, |r| {
             let tbs = ClientRequestTbs::read(r)?;
             let signature = r.opaque("ClientRequest.signature", 1, MAX_SIGNATURE_LEN)?;
             Ok(ClientRequest { tbs, signature })

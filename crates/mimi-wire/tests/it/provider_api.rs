@@ -36,7 +36,7 @@ fn laptop() -> DeviceId {
 }
 
 /// The paths, names and values of docs/wire-spec.md §13.1.
-const OPERATIONS: [(ClientOperation, u8, &str, &str); 6] = [
+const OPERATIONS: [(ClientOperation, u8, &str, &str); 7] = [
     (
         ClientOperation::Register,
         1,
@@ -58,6 +58,7 @@ const OPERATIONS: [(ClientOperation, u8, &str, &str); 6] = [
         "/client/v1/key_package_count",
     ),
     (ClientOperation::Listen, 6, "listen", "/client/v1/listen"),
+    (ClientOperation::Hub, 7, "hub", "/client/v1/hub"),
 ];
 
 #[test]
@@ -74,7 +75,7 @@ fn operation_table() {
         assert_eq!(path, format!("/client/v1/{name}"));
     }
     assert_eq!(ClientOperation::from_value(0), None);
-    assert_eq!(ClientOperation::from_value(7), None);
+    assert_eq!(ClientOperation::from_value(8), None);
     assert_eq!(
         ClientOperation::from_endpoint_path("/client/v1/Fetch"),
         None
@@ -86,6 +87,8 @@ fn request_bounds_are_consistent() {
     for op in ClientOperation::ALL {
         if op == ClientOperation::Register {
             assert_eq!(op.max_request_len(), client_api::MAX_REGISTER_REQUEST_LEN);
+        } else if op == ClientOperation::Hub {
+            assert_eq!(op.max_request_len(), client_api::MAX_HUB_REQUEST_LEN);
         } else {
             assert!(
                 op.max_request_len() <= client_api::MAX_CLIENT_REQUEST_LEN,

@@ -453,10 +453,10 @@ fn cases() -> Vec<Case> {
         case(
             "client: unknown operation",
             client_request,
-            client_request_raw(7, &[0; 8]),
+            client_request_raw(8, &[0; 8]),
             UnknownValue {
                 field: "ClientRequestTbs.operation",
-                value: 7,
+                value: 8,
             },
         ),
         case(
@@ -556,11 +556,11 @@ fn cases() -> Vec<Case> {
         case(
             "client: too long for any operation",
             client_request,
-            vec![0; client_api::MAX_REGISTER_REQUEST_LEN + 1],
+            vec![0; client_api::MAX_ANY_CLIENT_REQUEST_LEN + 1],
             TooLong {
                 what: "ClientRequest",
-                len: client_api::MAX_REGISTER_REQUEST_LEN + 1,
-                max: client_api::MAX_REGISTER_REQUEST_LEN,
+                len: client_api::MAX_ANY_CLIENT_REQUEST_LEN + 1,
+                max: client_api::MAX_ANY_CLIENT_REQUEST_LEN,
             },
         ),
         // --- Operation bodies ---
