@@ -1,5 +1,8 @@
-//! The CA side of the authority: turns a finalized order and its verified CSR
-//! into a certificate chain, per ACME profile (draft-ietf-acme-profiles).
+//! The CA side: turns a finalized order and its verified CSR into a
+//! certificate chain, per ACME profile (draft-ietf-acme-profiles). The
+//! identity authority issues from its roots ([`Issuers`]); a domain CA from
+//! its domain CA and phone-number CAs ([`domain::DomainCa`]). [`Issuing`] is
+//! either.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +17,11 @@ use crate::objects::{DNS, Identifier, TN_AUTH_LIST};
 use crate::problem::{AcmeError, ErrorType};
 use crate::sa::CrlIssuer;
 
-/// The certificate profiles this authority offers.
+pub mod domain;
+
+pub use domain::{DomainCa, DomainCaError, Lifetimes};
+
+/// The certificate profiles of the identity authority and of domain CAs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// A TLS server certificate for providers' HTTPS endpoints, from the TLS
@@ -29,17 +36,43 @@ pub enum Profile {
     /// name-constrained to that domain. Only for accounts with external
     /// account binding.
     PhoneCa,
+    /// At a domain CA: a device certificate (draft-mahy-mimi-identity
+    /// profile 1; profile 2 when the order also names the user), from the
+    /// domain CA, or from a phone-number CA when it carries numbers.
+    Device,
+    /// At a domain CA: a user certificate (profile 1).
+    User,
+    /// At a domain CA: a user CA (profile 3, path length 0), which certifies
+    /// its user's devices itself.
+    UserCa,
 }
 
 impl Profile {
+    /// The identity authority's default profile.
     pub const DEFAULT: Profile = Profile::TlsServer;
-    pub const ALL: [Profile; 3] = [Profile::TlsServer, Profile::DomainCa, Profile::PhoneCa];
+    /// A domain CA's default profile.
+    pub const DOMAIN_CA_DEFAULT: Profile = Profile::Device;
+    pub const ALL: [Profile; 6] = [
+        Profile::TlsServer,
+        Profile::DomainCa,
+        Profile::PhoneCa,
+        Profile::Device,
+        Profile::User,
+        Profile::UserCa,
+    ];
+    /// What the identity authority offers.
+    pub const AUTHORITY: [Profile; 3] = [Profile::TlsServer, Profile::DomainCa, Profile::PhoneCa];
+    /// What a domain CA offers.
+    pub const DOMAIN: [Profile; 3] = [Profile::Device, Profile::User, Profile::UserCa];
 
     pub fn name(self) -> &'static str {
         match self {
             Profile::TlsServer => "tls-server",
             Profile::DomainCa => "domain-ca",
             Profile::PhoneCa => "phone-ca",
+            Profile::Device => "device",
+            Profile::User => "user",
+            Profile::UserCa => "user-ca",
         }
     }
 
@@ -56,6 +89,20 @@ impl Profile {
                  name-constrained to that domain, 30 days, from the identity root; needs an \
                  account with external account binding"
             }
+            Profile::Device => {
+                "a device certificate: one mimi-device identifier, with its mimi-user for a \
+                 combined user and device certificate, and TNAuthList identifiers for numbers \
+                 (then issued by the phone-number CA covering them); for accounts \
+                 pre-authorized by external account binding"
+            }
+            Profile::User => {
+                "a user certificate: one mimi-user identifier; for accounts pre-authorized by \
+                 external account binding"
+            }
+            Profile::UserCa => {
+                "a user CA (path length 0) that certifies its user's devices: one mimi-user \
+                 identifier; for accounts pre-authorized by external account binding"
+            }
         }
     }
 
@@ -63,17 +110,22 @@ impl Profile {
         Profile::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The root that signs certificates of this profile.
+    /// The CA that signs certificates of this profile (a domain CA's
+    /// device certificates with numbers come from a phone-number CA
+    /// instead).
     pub fn issuer(self) -> CrlIssuer {
         match self {
             Profile::TlsServer => CrlIssuer::TlsRoot,
             Profile::DomainCa | Profile::PhoneCa => CrlIssuer::IdentityRoot,
+            Profile::Device | Profile::User | Profile::UserCa => CrlIssuer::DomainCa,
         }
     }
 
-    /// How long certificates of this profile live.
+    /// How long certificates of this profile live (a domain CA's profiles:
+    /// the defaults of [`Lifetimes`], which its config may change).
     pub fn lifetime(self) -> Duration {
         match self {
+            Profile::Device | Profile::User | Profile::UserCa => Lifetimes::default().of(self),
             Profile::TlsServer => Duration::from_secs(30 * 24 * 3600),
             // A domain CA is short-lived: its provider renews it with ARI.
             Profile::DomainCa => Duration::from_secs(14 * 24 * 3600),
@@ -103,10 +155,12 @@ pub struct Issued {
 }
 
 impl Issuers {
-    pub fn root(&self, issuer: CrlIssuer) -> &CertificateAuthority {
+    /// The root that is `issuer`, if it is one of the authority's.
+    pub fn root(&self, issuer: CrlIssuer) -> Option<&CertificateAuthority> {
         match issuer {
-            CrlIssuer::IdentityRoot => &self.identity_root,
-            CrlIssuer::TlsRoot => &self.tls_root,
+            CrlIssuer::IdentityRoot => Some(&self.identity_root),
+            CrlIssuer::TlsRoot => Some(&self.tls_root),
+            CrlIssuer::DomainCa | CrlIssuer::PhoneCa(_) => None,
         }
     }
 
@@ -120,19 +174,10 @@ impl Issuers {
         lifetime: Duration,
         number: u64,
     ) -> Result<Crl, AcmeError> {
-        let revoked = revoked
-            .iter()
-            .map(|(serial, at)| {
-                Ok(RevokedSerial {
-                    serial: unhex(serial)
-                        .ok_or_else(|| AcmeError::internal("a stored serial is not hex", serial))?,
-                    revoked_at: UNIX_EPOCH + Duration::from_secs(u64::try_from(*at).unwrap_or(0)),
-                })
-            })
-            .collect::<Result<Vec<_>, AcmeError>>()?;
-        self.root(issuer)
-            .crl(&revoked, this_update, this_update + lifetime, number)
-            .map_err(|e| AcmeError::internal("signing a CRL failed", e))
+        let root = self.root(issuer).ok_or_else(|| {
+            AcmeError::internal("a CRL was asked of a CA that is not here", issuer.name())
+        })?;
+        sign_crl_with(root, revoked, this_update, lifetime, number)
     }
 
     pub fn issue(
@@ -189,6 +234,15 @@ impl Issuers {
                 })?;
                 (&self.identity_root, Subject::PhoneCa { domain, numbers })
             }
+            Profile::Device | Profile::User | Profile::UserCa => {
+                return Err(AcmeError::new(
+                    ErrorType::InvalidProfile,
+                    format!(
+                        "the {} profile is issued by domain CAs, not by the identity authority",
+                        profile.name()
+                    ),
+                ));
+            }
         };
         let validity = Validity::starting_now(profile.lifetime());
         let cert = issuer
@@ -202,6 +256,149 @@ impl Issuers {
             issuer: profile.issuer(),
         })
     }
+}
+
+/// Signs a CRL for one of its issuers.
+pub trait CrlSigner {
+    /// Signs `issuer`'s CRL listing `revoked` (serials as hex, revocation
+    /// times in Unix seconds), valid from `this_update` for `lifetime`.
+    fn sign_crl(
+        &self,
+        issuer: CrlIssuer,
+        revoked: &[(String, i64)],
+        this_update: SystemTime,
+        lifetime: Duration,
+        number: u64,
+    ) -> Result<Crl, AcmeError>;
+}
+
+impl CrlSigner for Issuers {
+    fn sign_crl(
+        &self,
+        issuer: CrlIssuer,
+        revoked: &[(String, i64)],
+        this_update: SystemTime,
+        lifetime: Duration,
+        number: u64,
+    ) -> Result<Crl, AcmeError> {
+        self.crl(issuer, revoked, this_update, lifetime, number)
+    }
+}
+
+/// Who issues here: the identity authority's roots, or a domain CA.
+#[derive(Debug)]
+pub enum Issuing {
+    Authority(Box<Issuers>),
+    DomainCa(Box<DomainCa>),
+}
+
+impl Issuing {
+    /// The profiles offered (and listed in the directory).
+    pub fn profiles(&self) -> &'static [Profile] {
+        match self {
+            Issuing::Authority(_) => &Profile::AUTHORITY,
+            Issuing::DomainCa(_) => &Profile::DOMAIN,
+        }
+    }
+
+    /// The profile of an order that names none.
+    pub fn default_profile(&self) -> Profile {
+        match self {
+            Issuing::Authority(_) => Profile::DEFAULT,
+            Issuing::DomainCa(_) => Profile::DOMAIN_CA_DEFAULT,
+        }
+    }
+
+    /// The domain CA, when this is one.
+    pub fn domain_ca(&self) -> Option<&DomainCa> {
+        match self {
+            Issuing::Authority(_) => None,
+            Issuing::DomainCa(d) => Some(d),
+        }
+    }
+
+    /// The CAs that publish a CRL here.
+    pub fn crl_issuers(&self) -> Vec<CrlIssuer> {
+        match self {
+            Issuing::Authority(_) => CrlIssuer::AUTHORITY.to_vec(),
+            Issuing::DomainCa(d) => d.crl_issuers(),
+        }
+    }
+
+    /// The path of `issuer`'s CRL after `/acme/crl/`.
+    pub fn crl_path(&self, issuer: CrlIssuer) -> Option<String> {
+        match self {
+            Issuing::Authority(_) => CrlIssuer::AUTHORITY
+                .contains(&issuer)
+                .then(|| issuer.name()),
+            Issuing::DomainCa(d) => d.crl_path(issuer),
+        }
+    }
+
+    /// The issuer whose CRL is at `/acme/crl/<path>`.
+    pub fn crl_issuer_at(&self, path: &str) -> Option<CrlIssuer> {
+        self.crl_issuers()
+            .into_iter()
+            .find(|i| self.crl_path(*i).as_deref() == Some(path))
+    }
+
+    pub fn issue(
+        &self,
+        profile: Profile,
+        identifiers: &[Identifier],
+        csr: &VerifiedCsr,
+    ) -> Result<Issued, AcmeError> {
+        match self {
+            Issuing::Authority(issuers) => issuers.issue(profile, identifiers, csr),
+            Issuing::DomainCa(d) => d.issue(profile, identifiers, csr),
+        }
+    }
+}
+
+impl CrlSigner for Issuing {
+    fn sign_crl(
+        &self,
+        issuer: CrlIssuer,
+        revoked: &[(String, i64)],
+        this_update: SystemTime,
+        lifetime: Duration,
+        number: u64,
+    ) -> Result<Crl, AcmeError> {
+        match self {
+            Issuing::Authority(issuers) => {
+                issuers.sign_crl(issuer, revoked, this_update, lifetime, number)
+            }
+            Issuing::DomainCa(d) => {
+                let ca = d.ca_for(issuer).ok_or_else(|| {
+                    AcmeError::internal("a CRL was asked of a CA that is not here", issuer.name())
+                })?;
+                sign_crl_with(ca, revoked, this_update, lifetime, number)
+            }
+        }
+    }
+}
+
+/// Signs a CRL with `ca` listing `revoked` (serials as hex, revocation times
+/// in Unix seconds).
+fn sign_crl_with(
+    ca: &CertificateAuthority,
+    revoked: &[(String, i64)],
+    this_update: SystemTime,
+    lifetime: Duration,
+    number: u64,
+) -> Result<Crl, AcmeError> {
+    let revoked = revoked
+        .iter()
+        .map(|(serial, at)| {
+            Ok(RevokedSerial {
+                serial: unhex(serial)
+                    .ok_or_else(|| AcmeError::internal("a stored serial is not hex", serial))?,
+                revoked_at: UNIX_EPOCH + Duration::from_secs(u64::try_from(*at).unwrap_or(0)),
+            })
+        })
+        .collect::<Result<Vec<_>, AcmeError>>()?;
+    ca.crl(&revoked, this_update, this_update + lifetime, number)
+        .map_err(|e| AcmeError::internal("signing a CRL failed", e))
 }
 
 /// The order's `dns` identifiers as domains.

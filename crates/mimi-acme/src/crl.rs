@@ -1,7 +1,9 @@
-//! The roots' CRLs (draft-barnes-mimi-identity-arch §4.3): what the
-//! untrusted provider relays to clients, so that a revoked domain CA or
-//! phone-number CA stops verifying. Each root has one CRL listing its
-//! certificates that are revoked and not yet expired, signed on demand and
+//! The CRLs (draft-barnes-mimi-identity-arch §4.3): what the untrusted
+//! provider relays to clients, so that a revoked certificate stops
+//! verifying — the authority's roots' (domain CAs, phone-number CAs, TLS
+//! servers) or a domain CA's and its phone-number CAs' (users and devices).
+//! Each CA has one CRL listing its certificates that are revoked and not yet
+//! expired, signed on demand and
 //! cached: a CRL is re-signed when it is an hour old or a revocation has
 //! happened since, with a CRL number one more than the last (kept in the
 //! database, so a restart never reuses one).
@@ -12,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 
-use crate::ca::{Issuers, unix_seconds};
+use crate::ca::{CrlSigner, unix_seconds};
 use crate::problem::AcmeError;
 use crate::ra::store_error;
 use crate::sa::{AcmeStore, CrlIssuer};
@@ -25,7 +27,7 @@ pub const CRL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A cached CRL older than this is re-signed at the next request.
 pub const CRL_RESIGN_AFTER: Duration = Duration::from_secs(3600);
 
-/// The CRLs of both roots, as last signed.
+/// The CRLs of every CA here, as last signed.
 #[derive(Debug)]
 pub struct CrlPublisher {
     slots: HashMap<CrlIssuer, Slot>,
@@ -48,30 +50,39 @@ struct Signed {
 }
 
 impl Default for CrlPublisher {
+    /// The identity authority's two roots.
     fn default() -> Self {
-        CrlPublisher {
-            slots: CrlIssuer::ALL
-                .into_iter()
-                .map(|i| (i, Slot::default()))
-                .collect(),
-        }
+        CrlPublisher::for_issuers(CrlIssuer::AUTHORITY)
     }
 }
 
 impl CrlPublisher {
+    /// The identity authority's CRLs.
     pub fn new() -> Self {
         CrlPublisher::default()
     }
 
-    fn slot(&self, issuer: CrlIssuer) -> &Slot {
-        // Every issuer has a slot from `default`.
-        &self.slots[&issuer]
+    /// The CRLs of `issuers`.
+    pub fn for_issuers(issuers: impl IntoIterator<Item = CrlIssuer>) -> Self {
+        CrlPublisher {
+            slots: issuers.into_iter().map(|i| (i, Slot::default())).collect(),
+        }
+    }
+
+    fn slot(&self, issuer: CrlIssuer) -> Result<&Slot, AcmeError> {
+        self.slots
+            .get(&issuer)
+            .ok_or_else(|| AcmeError::internal("no CRL is published for", issuer.name()))
     }
 
     /// Records that one of `issuer`'s certificates was revoked (after the
-    /// database says so), so that the next request re-signs its CRL.
+    /// database says so), so that the next request re-signs its CRL. A CA
+    /// that is no longer configured (a phone-number CA removed from the
+    /// config) publishes no CRL, so there is nothing to re-sign.
     pub fn revoked(&self, issuer: CrlIssuer) {
-        self.slot(issuer).revocations.fetch_add(1, Ordering::SeqCst);
+        if let Some(slot) = self.slots.get(&issuer) {
+            slot.revocations.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// `issuer`'s current CRL (DER) at `now`: the cached one if it is
@@ -81,11 +92,11 @@ impl CrlPublisher {
     pub async fn current<S: AcmeStore>(
         &self,
         store: &S,
-        issuers: &Issuers,
+        issuers: &impl CrlSigner,
         issuer: CrlIssuer,
         now: SystemTime,
     ) -> Result<Bytes, AcmeError> {
-        let slot = self.slot(issuer);
+        let slot = self.slot(issuer)?;
         let mut cached = slot.cached.lock().await;
         // Read before the database: a revocation committed after this read
         // bumps the count again, and the next request re-signs.
@@ -110,7 +121,7 @@ impl CrlPublisher {
         let number = store.next_crl_number(issuer).await.map_err(store_error)?;
         let number = u64::try_from(number)
             .map_err(|_| AcmeError::internal("a stored CRL number is negative", number))?;
-        let crl = issuers.crl(issuer, &revoked, this_update, CRL_LIFETIME, number)?;
+        let crl = issuers.sign_crl(issuer, &revoked, this_update, CRL_LIFETIME, number)?;
         let der = Bytes::copy_from_slice(crl.der());
         *cached = Some(Signed {
             der: der.clone(),

@@ -17,6 +17,15 @@
 //! CRL of what it revoked ([`crl`], at `/acme/crl/identity-root` and
 //! `/acme/crl/tls-root`), which providers relay to clients; renewal
 //! information (ARI, RFC 9773) suggests when to renew.
+//!
+//! The same server runs as a provider's **domain CA** ([`domain_ca_router`],
+//! docs/enrollment.md): identifiers `mimi-user` and `mimi-device` (and
+//! `TNAuthList` through the phone-number CAs it holds), profiles `device`,
+//! `user` and `user-ca`, accounts pre-authorized by external account binding
+//! keys that the provider's registrar account creates with `mimiNewEab`, and
+//! the CRLs of the domain CA (`/acme/crl/domain-ca`) and each phone-number CA
+//! (`/acme/crl/phone-ca/<n>`).
+//!
 //! Departures from RFC 8555 are listed in docs/acme-divergences.md;
 //! `sms-link-00` is specified in docs/sms-link-00.md.
 
@@ -35,10 +44,10 @@ pub mod sms;
 pub mod va;
 pub mod wfe;
 
-pub use ca::{Issuers, Profile};
+pub use ca::{DomainCa, DomainCaError, Issuers, Issuing, Lifetimes, Profile};
 pub use problem::{AcmeError, ErrorType, Problem};
 pub use ratelimit::{Limit, Limits};
-pub use sa::{AcmeStore, CrlIssuer, SqliteStore};
+pub use sa::{AcmeStore, CrlIssuer, EabKind, NewEab, SqliteStore};
 pub use sms::{OutboxGateway, SmsGateway, WebhookGateway};
 pub use va::ResolverMap;
 
@@ -54,7 +63,70 @@ pub fn router<S: AcmeStore>(
     base: &str,
     limits: Limits,
 ) -> Result<axum::Router, AcmeError> {
+    serve(
+        store,
+        Issuing::Authority(Box::new(issuers)),
+        resolve,
+        sms,
+        base,
+        limits,
+    )
+}
+
+/// Builds the ACME router of the domain CA `ca` reachable at `base`
+/// (`https://host:port`, no trailing slash), with the rate limits `limits`.
+/// It validates nothing itself: its accounts are pre-authorized by external
+/// account binding (docs/enrollment.md).
+pub fn domain_ca_router<S: AcmeStore>(
+    store: S,
+    ca: DomainCa,
+    base: &str,
+    limits: Limits,
+) -> Result<axum::Router, AcmeError> {
+    serve(
+        store,
+        Issuing::DomainCa(Box::new(ca)),
+        ResolverMap::new(),
+        Arc::new(sms::NoGateway),
+        base,
+        limits,
+    )
+}
+
+/// Creates a registrar external account binding key (docs/enrollment.md)
+/// in a domain CA's database: a random kid (16 bytes, base64url) and HMAC
+/// key (32 bytes). The account it binds is the registrar's.
+pub async fn create_registrar_eab<S: AcmeStore>(
+    store: &S,
+    now: i64,
+) -> Result<(String, Vec<u8>), sa::StoreError> {
+    use base64::Engine;
+    let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ra::random_bytes::<16>());
+    let hmac_key = ra::random_bytes::<32>().to_vec();
+    store
+        .add_eab(&NewEab {
+            kid: kid.clone(),
+            hmac_key: hmac_key.clone(),
+            kind: EabKind::Registrar,
+            identifiers: Vec::new(),
+            expires: None,
+            created_by: None,
+            created_at: now,
+        })
+        .await?;
+    Ok((kid, hmac_key))
+}
+
+fn serve<S: AcmeStore>(
+    store: S,
+    issuers: Issuing,
+    resolve: ResolverMap,
+    sms: Arc<dyn SmsGateway>,
+    base: &str,
+    limits: Limits,
+) -> Result<axum::Router, AcmeError> {
     let validator = va::Validator::new(resolve)?;
+    let crls = crl::CrlPublisher::for_issuers(issuers.crl_issuers());
     let ra = Arc::new(ra::Ra {
         store,
         issuers,
@@ -62,7 +134,7 @@ pub fn router<S: AcmeStore>(
         sms,
         buckets: ratelimit::TokenBuckets::new(limits.max_tracked_keys),
         limits,
-        crls: crl::CrlPublisher::new(),
+        crls,
     });
     let wfe = Arc::new(wfe::Wfe {
         ra,

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mimi_credentials::{Certificate, TnAuthList, TnEntry};
 use mimi_identifiers::{Domain, PhoneNumber};
 
-use crate::ca::{self, Issuers, Profile, unix_seconds};
+use crate::ca::{self, Issuing, Profile, unix_seconds};
 use crate::crl::CrlPublisher;
 use crate::jws::{self, Jwk, KeyRef};
 use crate::objects::{
@@ -26,6 +26,8 @@ use crate::sa::{
 };
 use crate::sms::{self, Sms, SmsGateway};
 use crate::va::Validator;
+
+pub mod enrollment;
 
 /// Most identifiers in one order.
 pub const MAX_IDENTIFIERS: usize = 10;
@@ -42,7 +44,8 @@ pub const REVOCATION_REASONS: [i64; 7] = [0, 1, 2, 3, 4, 5, 9];
 
 pub struct Ra<S> {
     pub store: S,
-    pub issuers: Issuers,
+    /// The identity authority's roots, or a domain CA.
+    pub issuers: Issuing,
     pub validator: Validator,
     /// Where `sms-link-00` codes go.
     pub sms: Arc<dyn SmsGateway>,
@@ -182,9 +185,13 @@ pub(crate) fn shorten(s: &str) -> String {
 }
 
 fn random_token() -> String {
-    let mut bytes = [0u8; 32];
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG works");
-    URL_SAFE_NO_PAD.encode(bytes)
+    bytes
 }
 
 impl<S: AcmeStore> Ra<S> {
@@ -211,6 +218,12 @@ impl<S: AcmeStore> Ra<S> {
             ));
         }
         check_contacts(&request.contact)?;
+        if request.external_account_binding.is_none() && self.issuers.domain_ca().is_some() {
+            return Err(AcmeError::new(
+                ErrorType::ExternalAccountRequired,
+                "a domain CA creates accounts only with external account binding: a client with the EAB key its provider obtained from the registrar (mimiNewEab), the registrar with a key from the domain CA's operator",
+            ));
+        }
         let eab_kid = match &request.external_account_binding {
             Some(eab) => Some(self.check_eab(eab, jwk, new_account_url).await?),
             None => None,
@@ -292,17 +305,19 @@ impl<S: AcmeStore> Ra<S> {
                     .into(),
             ));
         };
-        let key = self
+        let unavailable = || {
+            refused(format!(
+                "key {kid} is unknown or already used; each key binds one account, ask the authority's operator for a new one"
+            ))
+        };
+        let record = self
             .store
-            .unused_eab_key(kid)
+            .eab(kid)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| {
-                refused(format!(
-                    "key {kid} is unknown or already used; each key binds one account, ask the authority's operator for a new one"
-                ))
-            })?;
-        inner.verify_hmac(&key).map_err(|_| {
+            .filter(|r| r.account_id.is_none())
+            .ok_or_else(unavailable)?;
+        inner.verify_hmac(&record.hmac_key).map_err(|_| {
             refused(format!(
                 "the MAC does not verify under key {kid}; MAC with the HMAC key that came with that kid"
             ))
@@ -316,6 +331,13 @@ impl<S: AcmeStore> Ra<S> {
             return Err(refused(
                 "it binds another key than the one signing this request; put this request's jwk in the binding's payload".into(),
             ));
+        }
+        // Checked after the MAC, so that only the key's holder learns that
+        // it expired.
+        if record.expires.is_some_and(|at| at <= now()) {
+            return Err(refused(format!(
+                "key {kid} has expired unused; ask the registrar for a new one"
+            )));
         }
         Ok(kid.clone())
     }
@@ -341,13 +363,21 @@ impl<S: AcmeStore> Ra<S> {
             ));
         }
         let profile = match request.profile.as_deref() {
-            None => Profile::DEFAULT,
-            Some(name) => Profile::from_name(name).ok_or_else(|| {
-                AcmeError::new(
-                    ErrorType::InvalidProfile,
-                    format!("unknown profile {name:?}; the directory lists the profiles offered"),
-                )
-            })?,
+            None => self.issuers.default_profile(),
+            Some(name) => self
+                .issuers
+                .profiles()
+                .iter()
+                .copied()
+                .find(|p| p.name() == name)
+                .ok_or_else(|| {
+                    AcmeError::new(
+                        ErrorType::InvalidProfile,
+                        format!(
+                            "unknown profile {name:?}; the directory lists the profiles offered"
+                        ),
+                    )
+                })?,
         };
         if matches!(profile, Profile::DomainCa | Profile::PhoneCa) && account.eab_kid.is_none() {
             return Err(AcmeError::new(
@@ -358,7 +388,16 @@ impl<S: AcmeStore> Ra<S> {
                 ),
             ));
         }
-        let identifiers = check_identifiers(profile, request.identifiers)?;
+        let identifiers = match self.issuers.domain_ca() {
+            None => check_identifiers(profile, request.identifiers)?,
+            Some(ca) => {
+                self.check_domain_order(ca, account, profile, &request.identifiers)
+                    .await?
+            }
+        };
+        // At a domain CA the account's EAB key authorized the identifiers:
+        // no challenges.
+        let authorized = self.issuers.domain_ca().is_some();
         let replaces = match &request.replaces {
             Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
             None => None,
@@ -371,6 +410,9 @@ impl<S: AcmeStore> Ra<S> {
         let authorizations = identifiers
             .into_iter()
             .map(|id| {
+                if authorized {
+                    return (id, Vec::new());
+                }
                 let challenge = if id.type_ == TN_AUTH_LIST {
                     SMS_LINK_00
                 } else {
@@ -385,6 +427,7 @@ impl<S: AcmeStore> Ra<S> {
             expires: now() + ORDER_LIFETIME.as_secs() as i64,
             authorizations,
             replaces,
+            authorized,
         };
         let id = self
             .store
@@ -797,7 +840,10 @@ impl<S: AcmeStore> Ra<S> {
         })?;
         let csr = mimi_credentials::verify_csr(&der)
             .map_err(|e| AcmeError::new(ErrorType::BadCsr, e.to_string()))?;
-        check_csr_names(&order, &csr)?;
+        match self.issuers.domain_ca() {
+            None => check_csr_names(&order, &csr)?,
+            Some(_) => enrollment::check_csr_names(&order, &csr)?,
+        }
         let profile = Profile::from_name(&order.profile).ok_or_else(|| {
             AcmeError::internal("stored order has an unknown profile", &order.profile)
         })?;
@@ -1040,7 +1086,10 @@ impl<S: AcmeStore> Ra<S> {
             }
         };
         match by {
-            Revoker::Account(account) if record.account_id != account.id => {
+            // A domain CA's registrar may revoke whatever the CA issued.
+            Revoker::Account(account)
+                if record.account_id != account.id && !self.is_registrar(account).await? =>
+            {
                 return Err(AcmeError::unauthorized(
                     "this account did not order this certificate; sign the request with the account that did, or with the certificate's key (as jwk)",
                 ));

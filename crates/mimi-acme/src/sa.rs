@@ -25,6 +25,8 @@ pub enum StoreError {
     EabUnavailable(String),
     #[error("an account with this key already exists")]
     DuplicateAccount,
+    #[error("an external account binding key named {0} exists already; choose another kid")]
+    DuplicateEab(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +92,139 @@ pub struct CertificateRecord {
     pub revocation_reason: Option<i64>,
 }
 
-/// The roots that sign certificates here, each with its own CRL.
+/// The CAs that sign certificates here, each with its own CRL: the
+/// authority's two roots, or a domain CA and its phone-number CAs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrlIssuer {
     /// Signs domain CAs and phone-number CAs.
     IdentityRoot,
     /// Signs TLS server certificates.
     TlsRoot,
+    /// A domain CA: signs its domain's user, user-CA and device certificates.
+    DomainCa,
+    /// A phone-number CA held by a domain CA: signs device certificates
+    /// carrying its numbers.
+    PhoneCa(PhoneCaId),
 }
 
-impl CrlIssuer {
-    pub const ALL: [CrlIssuer; 2] = [CrlIssuer::IdentityRoot, CrlIssuer::TlsRoot];
+/// Names a phone-number CA by its key (the first 8 bytes of SHA-256 of its
+/// SubjectPublicKeyInfo), not by its place in a config file: reordering the
+/// config must not move a revocation to another CA's CRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneCaId(pub [u8; 8]);
 
-    /// The name in the database and in the CRL's URL (`/acme/crl/<name>`).
-    pub fn as_str(self) -> &'static str {
+impl CrlIssuer {
+    /// The identity authority's issuers.
+    pub const AUTHORITY: [CrlIssuer; 2] = [CrlIssuer::IdentityRoot, CrlIssuer::TlsRoot];
+
+    /// The name in the database (and, for the authority's roots and the
+    /// domain CA, in the CRL's URL `/acme/crl/<name>`).
+    pub fn name(self) -> String {
         match self {
-            CrlIssuer::IdentityRoot => "identity-root",
-            CrlIssuer::TlsRoot => "tls-root",
+            CrlIssuer::IdentityRoot => "identity-root".into(),
+            CrlIssuer::TlsRoot => "tls-root".into(),
+            CrlIssuer::DomainCa => "domain-ca".into(),
+            CrlIssuer::PhoneCa(PhoneCaId(id)) => {
+                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                format!("phone-ca/{hex}")
+            }
         }
     }
 
+    /// Reads a name written by [`CrlIssuer::name`].
     pub fn parse(s: &str) -> Option<CrlIssuer> {
-        CrlIssuer::ALL.into_iter().find(|i| i.as_str() == s)
+        match s {
+            "identity-root" => Some(CrlIssuer::IdentityRoot),
+            "tls-root" => Some(CrlIssuer::TlsRoot),
+            "domain-ca" => Some(CrlIssuer::DomainCa),
+            _ => {
+                let hex = s.strip_prefix("phone-ca/")?;
+                let bytes = crate::ca::unhex(hex)?;
+                Some(CrlIssuer::PhoneCa(PhoneCaId(bytes.try_into().ok()?)))
+            }
+        }
+    }
+}
+
+/// What an external account binding key is for (docs/enrollment.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EabKind {
+    /// Issued by the identity authority's operator to a vetted provider.
+    Operator,
+    /// A domain CA's registrar: its account may create client keys
+    /// (mimiNewEab) and revoke any certificate of the CA, but not order.
+    Registrar,
+    /// Made by mimiNewEab: its account is pre-authorized for the key's
+    /// identifiers.
+    Client,
+}
+
+impl EabKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EabKind::Operator => "operator",
+            EabKind::Registrar => "registrar",
+            EabKind::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EabKind> {
+        [EabKind::Operator, EabKind::Registrar, EabKind::Client]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// An external account binding key (RFC 8555 §7.3.4) and what it allows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EabRecord {
+    pub kid: String,
+    pub hmac_key: Vec<u8>,
+    pub kind: EabKind,
+    /// [`EabKind::Client`]: the identifiers, canonical.
+    pub identifiers: Vec<Identifier>,
+    /// Unix seconds from which an unused key binds nothing.
+    pub expires: Option<i64>,
+    /// The account the key bound, once used.
+    pub account_id: Option<i64>,
+}
+
+impl std::fmt::Debug for EabRecord {
+    // The HMAC key would let whoever reads a log bind an account.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EabRecord")
+            .field("kid", &self.kid)
+            .field("hmac_key", &"<redacted>")
+            .field("kind", &self.kind)
+            .field("identifiers", &self.identifiers)
+            .field("expires", &self.expires)
+            .field("account_id", &self.account_id)
+            .finish()
+    }
+}
+
+/// A new external account binding key.
+#[derive(Clone)]
+pub struct NewEab {
+    pub kid: String,
+    pub hmac_key: Vec<u8>,
+    pub kind: EabKind,
+    pub identifiers: Vec<Identifier>,
+    pub expires: Option<i64>,
+    /// The registrar account that asked for it (client keys).
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for NewEab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEab")
+            .field("kid", &self.kid)
+            .field("hmac_key", &"<redacted>")
+            .field("kind", &self.kind)
+            .field("identifiers", &self.identifiers)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,6 +271,9 @@ pub struct NewOrderRecord {
     /// ARI: the certificate replaced, as (its row id, the certID the client
     /// sent).
     pub replaces: Option<(i64, String)>,
+    /// Pre-authorized (a domain CA's EAB accounts): the authorizations are
+    /// created valid, without challenges, and the order ready.
+    pub authorized: bool,
 }
 
 /// A certificate to store as an order's result.
@@ -178,10 +294,16 @@ type R<T> = Result<T, StoreError>;
 /// what it should or nothing.
 pub trait AcmeStore: Send + Sync + 'static {
     fn add_eab_key(&self, kid: &str, key: &[u8]) -> impl Future<Output = R<()>> + Send;
+    /// Stores a new EAB key of any kind; [`StoreError::DuplicateEab`] if the
+    /// kid is taken.
+    fn add_eab(&self, eab: &NewEab) -> impl Future<Output = R<()>> + Send;
     /// The key of an unused EAB kid.
     fn unused_eab_key(&self, kid: &str) -> impl Future<Output = R<Option<Vec<u8>>>> + Send;
+    /// An EAB key, used or not.
+    fn eab(&self, kid: &str) -> impl Future<Output = R<Option<EabRecord>>> + Send;
     /// Creates an account; with an external account binding (its kid and
-    /// the binding JWS as sent), atomically marks that key used.
+    /// the binding JWS as sent), atomically marks that key used, if it is
+    /// unused and not expired at `now`.
     fn create_account(
         &self,
         thumbprint: &str,
@@ -321,6 +443,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_acme.sql")),
     (2, include_str!("../migrations/0002_sms_link.sql")),
     (3, include_str!("../migrations/0003_lifecycle.sql")),
+    (4, include_str!("../migrations/0004_enrollment.sql")),
 ];
 
 async fn migrate(conn: &mut SqliteConnection) -> R<()> {
@@ -516,6 +639,51 @@ impl AcmeStore for SqliteStore {
         Ok(())
     }
 
+    async fn add_eab(&self, eab: &NewEab) -> R<()> {
+        let done = sqlx::query(
+            "INSERT INTO eab_keys (kid, hmac_key, kind, identifiers, expires, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&eab.kid)
+        .bind(&eab.hmac_key)
+        .bind(eab.kind.as_str())
+        .bind((!eab.identifiers.is_empty()).then(|| to_json(&eab.identifiers)))
+        .bind(eab.expires)
+        .bind(eab.created_by)
+        .bind(eab.created_at)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::DuplicateEab(eab.kid.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn eab(&self, kid: &str) -> R<Option<EabRecord>> {
+        let row = sqlx::query(
+            "SELECT kid, hmac_key, kind, identifiers, expires, account_id FROM eab_keys WHERE kid = ?",
+        )
+        .bind(kid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let kind: String = r.try_get("kind")?;
+            Ok(EabRecord {
+                kid: r.try_get("kid")?,
+                hmac_key: r.try_get("hmac_key")?,
+                kind: EabKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown EAB kind {kind:?}")))?,
+                identifiers: opt_json(r.try_get("identifiers")?)?.unwrap_or_default(),
+                expires: r.try_get("expires")?,
+                account_id: r.try_get("account_id")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn unused_eab_key(&self, kid: &str) -> R<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT hmac_key FROM eab_keys WHERE kid = ? AND account_id IS NULL")
             .bind(kid)
@@ -556,10 +724,12 @@ impl AcmeStore for SqliteStore {
         };
         if let Some(kid) = eab_kid {
             let bound = sqlx::query(
-                "UPDATE eab_keys SET account_id = ? WHERE kid = ? AND account_id IS NULL",
+                "UPDATE eab_keys SET account_id = ?
+                 WHERE kid = ? AND account_id IS NULL AND (expires IS NULL OR expires > ?)",
             )
             .bind(id)
             .bind(kid)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
             if bound.rows_affected() != 1 {
@@ -657,9 +827,10 @@ impl AcmeStore for SqliteStore {
         let order_id = sqlx::query(
             "INSERT INTO orders
              (account_id, status, identifiers, profile, expires, replaces, replaces_cert_id)
-             VALUES (?, 'pending', ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.account_id)
+        .bind(if order.authorized { "ready" } else { "pending" })
         .bind(to_json(&identifiers))
         .bind(&order.profile)
         .bind(order.expires)
@@ -672,12 +843,13 @@ impl AcmeStore for SqliteStore {
             let authz_id = sqlx::query(
                 "INSERT INTO authorizations
                  (order_id, account_id, identifier_type, identifier_value, status, expires)
-                 VALUES (?, ?, ?, ?, 'pending', ?)",
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(order_id)
             .bind(order.account_id)
             .bind(&identifier.type_)
             .bind(&identifier.value)
+            .bind(if order.authorized { "valid" } else { "pending" })
             .bind(order.expires)
             .execute(&mut *tx)
             .await?
@@ -890,7 +1062,7 @@ impl AcmeStore for SqliteStore {
         .bind(&cert.chain_pem)
         .bind(cert.not_after)
         .bind(cert.issued_at)
-        .bind(cert.issuer.as_str())
+        .bind(cert.issuer.name())
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -940,7 +1112,7 @@ impl AcmeStore for SqliteStore {
              WHERE issuer = ? AND revoked_at IS NOT NULL AND not_after > ?
              ORDER BY serial",
         )
-        .bind(issuer.as_str())
+        .bind(issuer.name())
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
@@ -960,7 +1132,7 @@ impl AcmeStore for SqliteStore {
              ON CONFLICT (issuer) DO UPDATE SET number = number + 1
              RETURNING number",
         )
-        .bind(issuer.as_str())
+        .bind(issuer.name())
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("number")?)

@@ -39,6 +39,21 @@ pub trait SmsGateway: Send + Sync + 'static {
     fn send<'a>(&'a self, sms: &'a Sms) -> SendFuture<'a>;
 }
 
+/// No gateway: a domain CA sends no SMS (its numbers are pre-authorized by
+/// external account binding), so every send fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGateway;
+
+impl SmsGateway for NoGateway {
+    fn send<'a>(&'a self, _sms: &'a Sms) -> SendFuture<'a> {
+        Box::pin(async {
+            Err(SmsError::Unreachable(
+                "this server has no SMS gateway (a domain CA sends no codes)".into(),
+            ))
+        })
+    }
+}
+
 /// Development gateway: appends each message as one JSON line
 /// (`{"to":…,"text":…,"sent_at":…}`) to a file, created 0600 because it
 /// holds codes.

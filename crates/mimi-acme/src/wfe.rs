@@ -13,17 +13,17 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use crate::ca::Profile;
 use crate::jws::{self, Jwk, Jws, KeyRef};
 use crate::nonce::NonceService;
+use crate::objects::format_rfc3339 as rfc3339;
 use crate::objects::{
     AccountObject, AccountUpdate, AuthorizationObject, ChallengeAnswer, ChallengeObject, Directory,
-    DirectoryMeta, Finalize, NewAccount, NewOrder, OrderObject, RenewalInfo, RevokeCert, Status,
-    SuggestedWindow,
+    DirectoryMeta, Finalize, NewAccount, NewEab, NewEabResponse, NewOrder, OrderObject,
+    RenewalInfo, RevokeCert, Status, SuggestedWindow,
 };
 use crate::problem::{AcmeError, ErrorType};
 use crate::ra::{ARI_RETRY_AFTER, Ra, Revoker};
-use crate::sa::{AccountRecord, AcmeStore, AuthzRecord, ChallengeRecord, CrlIssuer, OrderRecord};
+use crate::sa::{AccountRecord, AcmeStore, AuthzRecord, ChallengeRecord, OrderRecord};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -47,9 +47,17 @@ impl<S> std::fmt::Debug for Wfe<S> {
     }
 }
 
+/// The path of the registrar's mimiNewEab resource (docs/enrollment.md),
+/// served by domain CAs only.
+pub const MIMI_NEW_EAB: &str = "/acme/mimi-new-eab";
+
 /// The ACME routes, all under `/acme/`.
 pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if wfe.ra.issuers.domain_ca().is_some() {
+        router = router.route(MIMI_NEW_EAB, post(mimi_new_eab::<S>));
+    }
+    router
         .route(
             "/acme/directory",
             get(directory::<S>).post(directory_post::<S>),
@@ -72,6 +80,7 @@ pub fn router<S: AcmeStore>(wfe: Arc<Wfe<S>>) -> Router {
         .route("/acme/key-change", post(key_change::<S>))
         .route("/acme/renewal-info/{id}", get(renewal_info::<S>))
         .route("/acme/crl/{issuer}", get(crl::<S>))
+        .route("/acme/crl/{issuer}/{n}", get(crl_numbered::<S>))
         .method_not_allowed_fallback(method_not_allowed::<S>)
         .fallback(no_such_resource::<S>)
         .with_state(wfe)
@@ -374,28 +383,6 @@ fn jws_error(e: jws::JwsError) -> AcmeError {
     }
 }
 
-/// RFC 3339 UTC time from Unix seconds.
-fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 fn id_of(raw: &str) -> Result<i64, AcmeError> {
     raw.parse().map_err(|_| {
         AcmeError::malformed(format!(
@@ -437,7 +424,10 @@ fn answer<S: AcmeStore>(wfe: &Wfe<S>, result: Result<Response, AcmeError>) -> Re
 }
 
 fn directory_object<S: AcmeStore>(wfe: &Wfe<S>) -> Directory {
-    let profiles: BTreeMap<String, String> = Profile::ALL
+    let issuers = &wfe.ra.issuers;
+    let domain_ca = issuers.domain_ca().is_some();
+    let profiles: BTreeMap<String, String> = issuers
+        .profiles()
         .iter()
         .map(|p| (p.name().to_owned(), p.description().to_owned()))
         .collect();
@@ -448,9 +438,12 @@ fn directory_object<S: AcmeStore>(wfe: &Wfe<S>) -> Directory {
         revoke_cert: wfe.url("/acme/revoke-cert"),
         key_change: wfe.url("/acme/key-change"),
         renewal_info: wfe.url("/acme/renewal-info"),
+        mimi_new_eab: domain_ca.then(|| wfe.url(MIMI_NEW_EAB)),
         meta: DirectoryMeta {
             website: None,
-            external_account_required: false,
+            // The authority issues tls-server certificates to anyone; a
+            // domain CA only to accounts its registrar pre-authorized.
+            external_account_required: domain_ca,
             profiles,
         },
     }
@@ -778,30 +771,68 @@ async fn renewal_info<S: AcmeStore>(State(wfe): St<S>, Path(id): Path<String>) -
     answer(&wfe, result)
 }
 
-/// A root's CRL (draft-barnes-mimi-identity-arch §4.3), DER: what providers
+/// A CA's CRL (draft-barnes-mimi-identity-arch §4.3), DER: what providers
 /// fetch and relay to clients, who trust it only once its signature and
 /// freshness are checked.
 async fn crl<S: AcmeStore>(State(wfe): St<S>, Path(issuer): Path<String>) -> Response {
+    let result = crl_at(&wfe, &issuer).await;
+    answer(&wfe, result)
+}
+
+/// `/acme/crl/phone-ca/<n>`: a domain CA's n-th phone-number CA.
+async fn crl_numbered<S: AcmeStore>(
+    State(wfe): St<S>,
+    Path((issuer, n)): Path<(String, String)>,
+) -> Response {
+    let result = crl_at(&wfe, &format!("{issuer}/{n}")).await;
+    answer(&wfe, result)
+}
+
+async fn crl_at<S: AcmeStore>(wfe: &Wfe<S>, path: &str) -> Result<Response, AcmeError> {
+    let issuers = &wfe.ra.issuers;
+    let issuer = issuers.crl_issuer_at(path).ok_or_else(|| {
+        let offered: Vec<String> = issuers
+            .crl_issuers()
+            .into_iter()
+            .filter_map(|i| issuers.crl_path(i))
+            .map(|p| wfe.url(&format!("/acme/crl/{p}")))
+            .collect();
+        AcmeError::not_found(format!(
+            "there is no CRL {}; the CRLs are {}",
+            crate::ra::shorten(path),
+            offered.join(" and ")
+        ))
+    })?;
+    let der = wfe.ra.crl(issuer).await?;
+    let mut response = Response::new(Body::from(der));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-crl"),
+    );
+    // Caches may keep it but must ask again: a revocation re-signs it at
+    // once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// mimiNewEab (docs/enrollment.md): the registrar account asks for an EAB
+/// key that pre-authorizes one client account for some identifiers.
+async fn mimi_new_eab<S: AcmeStore>(State(wfe): St<S>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let issuer = CrlIssuer::parse(&issuer).ok_or_else(|| {
-            AcmeError::not_found(format!(
-                "there is no CRL {}; the CRLs are {} and {}",
-                crate::ra::shorten(&issuer),
-                wfe.url("/acme/crl/identity-root"),
-                wfe.url("/acme/crl/tls-root")
-            ))
-        })?;
-        let der = wfe.ra.crl(issuer).await?;
-        let mut response = Response::new(Body::from(der));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/pkix-crl"),
-        );
-        // Caches may keep it but must ask again: a revocation re-signs it
-        // at once.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        Ok(response)
+        let (jws, account, _) = account_request(&wfe, &headers, MIMI_NEW_EAB, body).await?;
+        let request: NewEab = jws.payload_json().map_err(jws_error)?;
+        let grant = wfe.ra.new_eab(&account, request).await?;
+        let reply = NewEabResponse {
+            kid: grant.kid,
+            hmac_key: base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                &grant.hmac_key,
+            ),
+            identifiers: grant.identifiers,
+            expires: rfc3339(grant.expires),
+        };
+        Ok(wfe.json(StatusCode::CREATED, &reply, None))
     }
     .await;
     answer(&wfe, result)
@@ -839,7 +870,7 @@ fn require_post_as_get(jws: &Jws) -> Result<(), AcmeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use crate::objects::format_rfc3339 as rfc3339;
 
     #[test]
     fn rfc3339_known_answers() {

@@ -65,8 +65,9 @@ pub fn queue_reference_extension(reference: &QueueReference) -> Result<Extension
 }
 
 /// The leaf-node capabilities a MIMI client advertises: MLS 1.0; OpenMLS's
-/// default cipher suites (1, 2 and 3); the extensions `mimi_queue_reference` and
-/// `last_resort` (RFC 9420 §7.2: every non-default extension in use must be
+/// default cipher suites (1, 2 and 3); the extensions `mimi_queue_reference`,
+/// `mimi_room_policy` (a GroupContext extension: every member must support it
+/// to join a room that has one) and `last_resort` (RFC 9420 §7.2: every non-default extension in use must be
 /// listed, so a last-resort KeyPackage needs it too); and the credential type
 /// x509 only, since MIMI identities are X.509 chains (Basic is not kept, not
 /// even for tests: tests build X.509 credentials from stand-in blobs).
@@ -74,7 +75,11 @@ pub fn capabilities() -> Capabilities {
     Capabilities::new(
         None,
         None,
-        Some(&[queue_reference_extension_type(), ExtensionType::LastResort]),
+        Some(&[
+            queue_reference_extension_type(),
+            crate::room_policy_extension_type(),
+            ExtensionType::LastResort,
+        ]),
         None,
         Some(&[CredentialType::X509]),
     )

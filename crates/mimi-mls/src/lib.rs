@@ -14,12 +14,19 @@
 //! - [`validate_key_package`] → [`ValidatedKeyPackage`]: what the KeyPackage store
 //!   checks on upload (draft-kohbrok-mimi-transport §5.8-5.9), each refusal its own
 //!   [`KeyPackageError`].
-//! - `test_utils` (feature `test-utils`): real KeyPackages built by OpenMLS for tests.
+//! - [`RoomPolicy`]: the `mimi_room_policy` GroupContext extension
+//!   ([`ROOM_POLICY_EXTENSION_TYPE`] = 0xF0A2, private use): external joins and the
+//!   domains a room admits.
+//! - [`hub`]: what the hub of a room checks (draft-robert-mimi-delivery-service
+//!   §7-9) on OpenMLS's public group: [`hub::HubGroup`], its snapshot, commits
+//!   staged on a copy, credential policy through `mimi-credentials`.
+//! - `test_utils` (feature `test-utils`): real KeyPackages, real OpenMLS clients
+//!   (`TestMember`) and a test PKI, for tests.
 //!
 //! **Invariant:** no I/O, no async, no clock reads (time is a parameter); decoders are
 //! bounded and never panic, whatever the bytes.
-//! **Invariant:** no certificate is parsed or trusted here; no dependency on
-//! `mimi-credentials`.
+//! **Invariant:** certificates are verified only through `mimi-credentials`
+//! (`verify_chain`), and only in [`hub`]; the rest of the crate frames DER blobs.
 //!
 //! ```
 //! use mimi_mls::{QueueKeyPair, seal_queue_id};
@@ -36,9 +43,11 @@
 
 mod credential;
 mod extension;
+pub mod hub;
 mod key_package;
 pub mod labels;
 mod queue_id;
+mod room_policy;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 
@@ -56,6 +65,10 @@ pub use key_package::{
 pub use queue_id::{
     AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, MAX_PROVIDER_DOMAIN_LEN,
     MAX_QUEUE_KEY_FILE_LEN, QueueIdError, QueueKeyPair, queue_id_hpke_info, seal_queue_id,
+};
+pub use room_policy::{
+    MAX_ALLOWED_DOMAINS, MAX_ROOM_POLICY_LEN, ROOM_POLICY_EXTENSION_TYPE, RoomPolicy,
+    RoomPolicyError, room_policy_extension_type,
 };
 
 /// tls_codec's errors in words a client developer can act on.

@@ -9,6 +9,17 @@
 //! To make the MLS signature key the key of a certificate (as MIMI requires),
 //! give [`TestSigner::from_pkcs8`] the PKCS#8 private key the certificate was
 //! issued for (`mimi_credentials::KeyPair::to_pkcs8_der()`).
+//!
+//! For the hub: [`TestPki`] (identity root, domain CAs, device certificates,
+//! CRLs), [`TestMember`] (a real OpenMLS client) and [`forge`] (broken inputs
+//! from real ones).
+
+pub mod forge;
+mod member;
+mod pki;
+
+pub use member::{CommitMessages, TestMember};
+pub use pki::{TestIdentity, TestPki, device_id};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -52,6 +52,59 @@ pub struct ProviderConfig {
     pub key_packages: KeyPackageConfig,
     #[serde(default)]
     pub discovery: DiscoveryConfig,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+}
+
+/// `[outbox]`: how the hub retries deliveries to a member provider that is
+/// down. The longest wait must stay under the 7 days queueing services keep a
+/// delivery's event ID (`ds::DELIVERY_DEDUP_MS`); it is capped at one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Wait after a first failure, in milliseconds (doubled after each
+    /// further one).
+    pub retry_min_ms: u64,
+    /// Longest wait between attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// How often to look for due deliveries when nothing woke the worker.
+    pub poll_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        let d = crate::ds::OutboxSettings::default();
+        OutboxConfig {
+            retry_min_ms: d.retry_min.as_millis() as u64,
+            retry_max_ms: d.retry_max.as_millis() as u64,
+            poll_ms: d.poll.as_millis() as u64,
+        }
+    }
+}
+
+impl OutboxConfig {
+    fn to_settings(self) -> Result<crate::ds::OutboxSettings, ConfigError> {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            field: "outbox",
+            reason: reason.to_string(),
+        };
+        if self.retry_min_ms == 0 || self.poll_ms == 0 {
+            return Err(invalid("retry_min_ms and poll_ms must be at least 1"));
+        }
+        if self.retry_max_ms < self.retry_min_ms {
+            return Err(invalid("retry_max_ms must be at least retry_min_ms"));
+        }
+        if self.retry_max_ms > 3_600_000 || self.poll_ms > 3_600_000 {
+            return Err(invalid(
+                "retry_max_ms and poll_ms must be at most 3600000 (one hour)",
+            ));
+        }
+        Ok(crate::ds::OutboxSettings {
+            retry_min: Duration::from_millis(self.retry_min_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            poll: Duration::from_millis(self.poll_ms),
+        })
+    }
 }
 
 /// `{ burst = 100, per_second = 50.0 }`: at most `burst` at once, then
@@ -176,6 +229,8 @@ pub struct Settings {
     /// `key_packages.cipher_suites`, checked to be MLS cipher suites.
     pub key_package_suites: Vec<Ciphersuite>,
     pub discovery: DiscoveryConfig,
+    /// How the hub's outbox retries deliveries.
+    pub outbox: crate::ds::OutboxSettings,
 }
 
 /// The rate limits as token-bucket parameters.
@@ -319,6 +374,7 @@ impl ProviderConfig {
             key_packages: self.key_packages,
             key_package_suites,
             discovery: self.discovery,
+            outbox: self.outbox.to_settings()?,
         })
     }
 }

@@ -54,6 +54,22 @@ pub enum ProviderError {
         limit: String,
         retry_after_secs: u64,
     },
+    /// The hub refused a group operation; `kind` is its problem type
+    /// (`stale-epoch`, `not-a-member`, `bad-signature`, `bad-credential`,
+    /// `encrypted-handshake`, `policy`, `invalid-operation`).
+    #[error("group operation refused: {detail}")]
+    Hub { kind: &'static str, detail: String },
+    /// Another provider (a room's hub) refused a request we relayed for a
+    /// client: its status and problem type, passed on.
+    #[error("{detail}")]
+    Relayed {
+        status: StatusCode,
+        kind: String,
+        detail: String,
+    },
+    /// Another provider could not be reached or answered nonsense.
+    #[error("the other provider could not be reached: {0}; retry later")]
+    Unreachable(String),
     /// An endpoint of the draft that this provider does not serve yet.
     #[error("{0} is not implemented by this provider")]
     NotImplemented(&'static str),
@@ -70,7 +86,14 @@ impl From<StorageError> for ProviderError {
     /// are the client's; the rest are ours.
     fn from(e: StorageError) -> Self {
         match &e {
-            StorageError::UnknownQueue { .. } => ProviderError::NotFound(e.to_string()),
+            StorageError::UnknownQueue { .. } | StorageError::UnknownGroup { .. } => {
+                ProviderError::NotFound(e.to_string())
+            }
+            StorageError::GroupExists { .. } => ProviderError::Conflict(e.to_string()),
+            StorageError::EpochNotAdvanced { .. }
+            | StorageError::DuplicateDestination { .. }
+            | StorageError::LimitOutOfRange { .. }
+            | StorageError::CountOutOfRange { .. } => ProviderError::Invalid(e.to_string()),
             StorageError::AckBeyondEnd { .. }
             | StorageError::FetchLimit { .. }
             | StorageError::InvalidLength { .. }
@@ -113,8 +136,19 @@ impl ProviderError {
             ProviderError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             ProviderError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ProviderError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not-implemented"),
+            ProviderError::Hub { kind, .. } => (hub_status(kind), kind),
+            ProviderError::Relayed { status, .. } => (*status, "relayed"),
+            ProviderError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "unreachable"),
             ProviderError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             ProviderError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The problem type (`urn:mimi:problem:<kind>`) of this error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Transport(_) => "transport",
+            other => other.status_and_kind().1,
         }
     }
 
@@ -127,12 +161,37 @@ impl ProviderError {
     }
 }
 
+/// A stale epoch is a conflict to resolve by catching up (409); a forged or
+/// non-member request is 403; everything else the hub refuses is 422 (the
+/// request is well-formed, its content is not acceptable).
+fn hub_status(kind: &str) -> StatusCode {
+    match kind {
+        "stale-epoch" => StatusCode::CONFLICT,
+        "not-a-member" | "bad-signature" | "bad-credential" | "policy" => StatusCode::FORBIDDEN,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 impl IntoResponse for ProviderError {
     fn into_response(self) -> Response {
         if let ProviderError::Transport(e) = self {
             return e.into_response();
         }
         let (status, kind) = self.status_and_kind();
+        if let ProviderError::Relayed {
+            status,
+            kind,
+            detail,
+        } = &self
+        {
+            let kind = if kind.is_empty() {
+                "relayed"
+            } else {
+                kind.as_str()
+            };
+            return mimi_transport::problem_response(*status, kind, detail.clone());
+        }
         let detail = match &self {
             // Database details go to our log, not to the peer.
             ProviderError::Storage(e) => {

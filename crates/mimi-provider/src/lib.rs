@@ -8,6 +8,10 @@
 //!   storage (SQLite or PostgreSQL), TLS listeners, `/metrics`, replay purge.
 //! - [`signing_keys`]: the S2S signing keys' records and their rotation.
 //! - [`qs`], [`kps`], [`clients`], [`discovery`]: the services, without HTTP.
+//! - [`ds`]: the hub (delivery service) for the rooms this provider owns:
+//!   member-signed group operations validated against OpenMLS public group
+//!   state, stored with their fan-out in one transaction, and the outbox
+//!   worker that delivers to every member's provider in order.
 //! - [`api`]: the routes and the one place errors become problem documents.
 //! - `testing` (feature `test-utils`): a test PKI, loopback federations of
 //!   real providers and test clients, for tests and benchmarks.
@@ -24,6 +28,7 @@ pub mod api;
 pub mod clients;
 pub mod config;
 pub mod discovery;
+pub mod ds;
 mod error;
 pub mod kps;
 pub mod metrics;

@@ -81,6 +81,9 @@ pub struct Metrics {
     key_packages_uploaded: AtomicU64,
     key_packages_claimed: AtomicU64,
     push_connections: AtomicI64,
+    /// Hub fan-out attempts: [failed, delivered].
+    fanout: [AtomicU64; 2],
+    hub_operations: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -109,6 +112,21 @@ impl Metrics {
 
     pub fn count_delivery(&self, outcome: DeliveryOutcome) {
         self.deliveries[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one outbox delivery attempt of the hub.
+    pub fn count_fanout(&self, delivered: bool) {
+        self.fanout[usize::from(delivered)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one group operation at the hub, by type and outcome
+    /// (`accepted` or the problem kind it was refused with).
+    pub fn count_hub_operation(&self, operation: &'static str, outcome: &'static str) {
+        let mut ops = self
+            .hub_operations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *ops.entry((operation, outcome)).or_default() += 1;
     }
 
     pub fn count_key_packages_uploaded(&self, n: u64) {
@@ -164,6 +182,36 @@ impl Metrics {
             "KeyPackages handed out to other providers.",
             self.key_packages_claimed.load(Ordering::Relaxed),
         );
+        header(
+            &mut out,
+            "mimi_hub_fanout_attempts_total",
+            "Deliveries the hub's outbox attempted, by result.",
+            "counter",
+        );
+        for (i, result) in ["failed", "delivered"].into_iter().enumerate() {
+            let n = self.fanout[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "mimi_hub_fanout_attempts_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        header(
+            &mut out,
+            "mimi_hub_operations_total",
+            "Group operations at the hub, by operation and outcome.",
+            "counter",
+        );
+        for ((operation, outcome), n) in self
+            .hub_operations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "mimi_hub_operations_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         gauge(
             &mut out,
             "mimi_push_connections",

@@ -25,11 +25,13 @@ pub enum SendError {
     /// We could not sign, discover or connect.
     #[error(transparent)]
     Transport(#[from] TransportError),
-    /// The peer refused the request; `detail` is its problem document's.
+    /// The peer refused the request; `kind` and `detail` are its problem
+    /// document's (`urn:mimi:problem:<kind>`; empty if it sent none).
     #[error("{peer} answered {status}: {detail}")]
     Refused {
         peer: Domain,
         status: StatusCode,
+        kind: String,
         detail: String,
     },
     /// The peer answered 200 with a body we cannot read.
@@ -55,8 +57,30 @@ impl<S: Storage> Provider<S> {
         body: Vec<u8>,
     ) -> Result<SignedEvent, SendError> {
         let envelope = EventEnvelope::new(body, now_ms()).map_err(TransportError::from)?;
+        self.sign_envelope(recipient, kind, &envelope)
+    }
+
+    /// Wraps `body` in an envelope with a given message ID (a retry of an
+    /// event, freshly dated and signed) and signs it for `recipient`.
+    pub fn sign_event_with_id(
+        &self,
+        recipient: &Domain,
+        kind: EventKind,
+        body: Vec<u8>,
+        message_id: [u8; mimi_wire::MESSAGE_ID_LEN],
+    ) -> Result<SignedEvent, SendError> {
+        let envelope = EventEnvelope::with_id(message_id, body, now_ms());
+        self.sign_envelope(recipient, kind, &envelope)
+    }
+
+    fn sign_envelope(
+        &self,
+        recipient: &Domain,
+        kind: EventKind,
+        envelope: &EventEnvelope,
+    ) -> Result<SignedEvent, SendError> {
         let event =
-            mimi_wire::Event::with_envelope(kind, &envelope).map_err(TransportError::from)?;
+            mimi_wire::Event::with_envelope(kind, envelope).map_err(TransportError::from)?;
         let key = self.signing_key.current();
         let bytes = S2SMessage::sign(
             ProtocolVersion::Mimi10,
@@ -88,10 +112,12 @@ impl<S: Storage> Provider<S> {
         let status = response.status();
         let body = read_limited(response, &event.recipient).await?;
         if status != StatusCode::OK {
+            let (kind, detail) = problem_kind_and_detail(&body);
             return Err(SendError::Refused {
                 peer: event.recipient.clone(),
                 status,
-                detail: problem_detail(&body),
+                kind,
+                detail,
             });
         }
         Ok(body)
@@ -123,10 +149,26 @@ impl<S: Storage> Provider<S> {
         peer: &Domain,
         request: DeliverMessageRequest,
     ) -> Result<DeliverMessageResponse, SendError> {
+        let mut message_id = [0u8; mimi_wire::MESSAGE_ID_LEN];
+        aws_lc_rs::rand::fill(&mut message_id).map_err(|_| SendError::BadAnswer {
+            peer: self.settings.domain.clone(),
+            detail: "the system random number generator failed".into(),
+        })?;
+        self.deliver_to_with_id(peer, request, message_id).await
+    }
+
+    /// §5.7 with a given event ID: the hub's outbox retries an entry under
+    /// the same ID, so that the peer stores it at most once.
+    pub async fn deliver_to_with_id(
+        &self,
+        peer: &Domain,
+        request: DeliverMessageRequest,
+        message_id: [u8; mimi_wire::MESSAGE_ID_LEN],
+    ) -> Result<DeliverMessageResponse, SendError> {
         let body = QueueingServiceRequest::DeliverMessage(request)
             .encode()
             .map_err(wire(peer))?;
-        let event = self.sign_event(peer, EventKind::DeliverMessage, body)?;
+        let event = self.sign_event_with_id(peer, EventKind::DeliverMessage, body, message_id)?;
         let answer = self.post(&event).await?;
         match QueueingServiceResponse::decode(&answer).map_err(wire(peer))? {
             QueueingServiceResponse::DeliverMessage(response) => Ok(response),
@@ -174,10 +216,20 @@ async fn read_limited(
     Ok(body)
 }
 
-/// The `detail` of a problem document, or the body as text.
-fn problem_detail(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned())
+/// The kind (`urn:mimi:problem:<kind>`) and `detail` of a problem document,
+/// or no kind and the body as text.
+fn problem_kind_and_detail(body: &[u8]) -> (String, String) {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|d| d.as_str())
+            .map(str::to_string)
+    };
+    let kind = field("type")
+        .and_then(|t| t.strip_prefix("urn:mimi:problem:").map(str::to_string))
+        .unwrap_or_default();
+    let detail = field("detail")
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
+    (kind, detail)
 }

@@ -28,6 +28,13 @@ pub async fn deliver_message<S: Storage>(
     request: &DeliverMessageRequest,
 ) -> Result<DeliverMessageResponse, ProviderError> {
     let queue_ids = open_queue_ids(provider, request.recipients()).await?;
+    // A hub may retry a delivery with the same event ID long after the
+    // freshness window (its outbox waits out our downtime): keep the ID as
+    // long as it may come back, so a delivery is stored at most once.
+    let event = event
+        .clone()
+        .kept_until(crate::state::now_ms().saturating_add(crate::ds::DELIVERY_DEDUP_MS));
+    let event = &event;
     let batch: Vec<(QueueId, &[u8])> = queue_ids
         .iter()
         .flatten()

@@ -213,6 +213,10 @@ async fn start_with<S: Storage>(
         provider.clone(),
         stopped.clone(),
     )));
+    tasks.push(tokio::spawn(crate::ds::outbox::run(
+        provider.clone(),
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(purge_replays(provider.clone(), stopped)));
     tracing::info!(domain = %provider.settings.domain, ?addrs, "provider started");
     Ok(Running {
@@ -239,10 +243,25 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         })
 }
 
-/// Deletes expired replay records every [`REPLAY_PURGE_INTERVAL`] until stopped.
+/// Deletes expired replay records (the transport's, and the hub's request
+/// IDs and joiner trees) every [`REPLAY_PURGE_INTERVAL`] until stopped.
 async fn purge_replays<S: Storage>(provider: Arc<Provider<S>>, stopped: watch::Receiver<bool>) {
+    let hub_records = async {
+        let mut tick = tokio::time::interval(REPLAY_PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = provider
+                .storage
+                .purge_expired_group_records(crate::state::now_ms())
+                .await
+            {
+                tracing::warn!(error = %e, "cannot purge the hub's expired records");
+            }
+        }
+    };
     tokio::select! {
         () = mimi_transport::run_replay_purger(&*provider.storage, REPLAY_PURGE_INTERVAL) => {}
+        () = hub_records => {}
         () = until_stopped(stopped) => {}
     }
 }

@@ -36,6 +36,8 @@ pub struct Provider<S> {
     pub(crate) identity_roots: TrustAnchors,
     pub(crate) key_package_policy: KeyPackagePolicy,
     pub(crate) metrics: Arc<Metrics>,
+    /// The hub's outbox worker signal and backoff state.
+    pub(crate) outbox: crate::ds::OutboxState,
 }
 
 /// The parts of a [`Provider`] that `server::start` builds from files.
@@ -90,6 +92,7 @@ impl<S: Storage> Provider<S> {
             discovery,
             identity_roots: TrustAnchors::new(identity_roots),
             metrics: Arc::new(Metrics::new()),
+            outbox: crate::ds::OutboxState::default(),
             key_package_policy,
             settings,
             storage,

@@ -824,6 +824,13 @@ impl TestFederation {
             rate_limits: Default::default(),
             key_packages: Default::default(),
             discovery: Default::default(),
+            // Retries within a test's patience: a provider that comes back
+            // gets its deliveries within half a second.
+            outbox: crate::config::OutboxConfig {
+                retry_min_ms: 50,
+                retry_max_ms: 500,
+                poll_ms: 100,
+            },
         };
         for edit in &builder.configure {
             edit(name, &mut config);

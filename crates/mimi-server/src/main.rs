@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod authority;
+mod domain_ca;
 mod keyfile;
 mod provider;
 
@@ -22,6 +23,10 @@ enum Role {
     /// The identity authority: an ACME server issuing TLS server certificates
     /// (from its TLS root) and providers' domain CAs (from its identity root).
     Authority(authority::Args),
+    /// A provider's domain CA: an ACME server issuing its domain's user,
+    /// user-CA and device certificates to accounts its registrar
+    /// pre-authorized (docs/enrollment.md).
+    DomainCa(domain_ca::Args),
     /// A provider: queueing service, KeyPackage store, client API and the S2S
     /// endpoints of draft-kohbrok-mimi-transport, for one domain.
     Provider(provider::Args),
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.role {
             Role::Authority(args) => authority::run(args).await,
+            Role::DomainCa(args) => domain_ca::run(args).await,
             Role::Provider(args) => provider::run(args).await,
         }
     });

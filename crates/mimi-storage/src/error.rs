@@ -81,6 +81,67 @@ pub enum StorageError {
     #[error("the handle {handle:?} belongs to another user: pick another handle")]
     HandleTaken { handle: String },
 
+    // --- The hub's stores (GroupStore, OutboxStore). ---------------------------
+    /// The group was never created.
+    #[error("no group {}: create it with create_group first, or check the group ID", hex(.group_id))]
+    UnknownGroup { group_id: Vec<u8> },
+
+    /// The group ID is taken (by another request: a retried creation is
+    /// [`crate::CreateOutcome::Replay`]).
+    #[error(
+        "group {} already exists: refuse the creation to its sender, who must pick another group ID",
+        hex(.group_id)
+    )]
+    GroupExists { group_id: Vec<u8> },
+
+    /// A state change that moves the group's epoch back, or keeps it while
+    /// recording joiners (an epoch's joiners come with the commit that
+    /// starts it).
+    #[error(
+        "group {} is at epoch {epoch} and a state change cannot take it to epoch {new_epoch}{}: \
+         validate the change against the current state again",
+        hex(.group_id),
+        joiners_note(*.with_joiners)
+    )]
+    EpochNotAdvanced {
+        group_id: Vec<u8>,
+        epoch: u64,
+        new_epoch: u64,
+        with_joiners: bool,
+    },
+
+    /// One operation names a destination twice.
+    #[error(
+        "the destination {destination:?} appears twice in one operation: merge its recipient lists into one delivery"
+    )]
+    DuplicateDestination { destination: String },
+
+    /// A limit of 0 or above its maximum.
+    #[error("a limit of {limit} {what} is out of range: ask for 1 to {max} at a time")]
+    LimitOutOfRange {
+        what: &'static str,
+        limit: u32,
+        max: u32,
+    },
+
+    /// Too many (or too few) items of one kind in one call.
+    #[error(
+        "{len} {what} given, but {min} to {max} are allowed: split larger sets; nothing was stored"
+    )]
+    CountOutOfRange {
+        what: &'static str,
+        len: usize,
+        min: usize,
+        max: usize,
+    },
+
+    /// The operating system's random number generator failed.
+    #[error(
+        "the system random number generator failed, so no outbox event ID could be drawn: check the \
+         operating system's entropy source, then retry; nothing was stored"
+    )]
+    Randomness,
+
     // --- The database. --------------------------------------------------------
     /// The database failed or could not be reached. The transaction was
     /// rolled back — unless the commit itself failed, whose outcome only
@@ -120,4 +181,14 @@ pub enum WatchError {
          again and subscribe anew"
     )]
     Closed,
+}
+
+/// Why an [`StorageError::EpochNotAdvanced`] epoch was refused, if joiners
+/// were the reason.
+fn joiners_note(with_joiners: bool) -> &'static str {
+    if with_joiners {
+        " while adding joiners (joiners need a new epoch)"
+    } else {
+        ""
+    }
 }

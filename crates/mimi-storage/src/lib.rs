@@ -15,6 +15,11 @@
 //!   sender domain and message ID, so that a replayed event is refused.
 //! - [`ClientStore`]: the provider's registered clients, each with its
 //!   user, optional handle, signature key and queue.
+//! - [`GroupStore`]: the hub's rooms (§5.2-5.3): each group's public
+//!   state, its gap-free sequence of accepted operations, the requests
+//!   already accepted, and the ratchet trees kept for joiners.
+//! - [`OutboxStore`]: the hub's durable fan-out to member providers
+//!   (§5.7), per destination in order, retried with backoff.
 //!
 //! Queue notifications ([`QueueStore::watcher`]) wake whoever waits on a
 //! queue once a commit enqueued to it: in process on SQLite, across
@@ -54,6 +59,15 @@
 //! - **A client is registered with its queue, or not at all**
 //!   ([`ClientStore::register_client`]), and registering it again with the
 //!   same key changes nothing.
+//! - **A hub operation is accepted once, whole, against the state it was
+//!   validated on** ([`GroupStore::apply`]): its replay key, the new state,
+//!   its number in the group's sequence (1, 2, 3, … with no gaps, also
+//!   across processes: the group's row lock) and its outbox entries commit
+//!   together; a replay or a change validated against a state that has
+//!   moved on changes nothing.
+//! - **A delivery leaves the outbox only when delivered**
+//!   ([`OutboxStore::outbox_delivered`]); each destination gets its entries
+//!   in outbox order, and a message is deleted with its last entry.
 //! - **Inputs are bounded** ([`MAX_MESSAGE_LEN`] and the other `MAX_*`
 //!   constants) and checked before any SQL runs; a refused input writes
 //!   nothing.
@@ -80,6 +94,7 @@
 use std::future::Future;
 
 mod error;
+mod groups;
 mod migrate;
 mod postgres;
 mod shared;
@@ -89,6 +104,13 @@ mod tests;
 mod watch;
 
 pub use error::{StorageError, WatchError};
+pub use groups::{
+    Accepted, ApplyOutcome, CreateOutcome, Delivery, EventId, GroupChange, GroupStore,
+    GroupVersion, Joiner, MAX_DELIVERIES, MAX_GROUP_ID_LEN, MAX_GROUP_INFO_LEN,
+    MAX_GROUP_STATE_LEN, MAX_JOINERS, MAX_OUTBOX_BATCH_BYTES, MAX_OUTBOX_ERROR_LEN,
+    MAX_OUTBOX_LIMIT, MAX_RATCHET_TREE_LEN, MAX_RECIPIENTS_LEN, MAX_RECIPIENTS_TOTAL_LEN, NewGroup,
+    NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, RequestId, StoredGroup,
+};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use watch::{QueueSubscription, QueueWatcher};
@@ -382,9 +404,15 @@ pub trait ClientStore: Send + Sync + 'static {
 }
 
 /// Everything a provider stores: what both back ends implement.
-pub trait Storage: QueueStore + KeyPackageStore + ReplayStore + ClientStore {}
+pub trait Storage:
+    QueueStore + KeyPackageStore + ReplayStore + ClientStore + GroupStore + OutboxStore
+{
+}
 
-impl<T: QueueStore + KeyPackageStore + ReplayStore + ClientStore> Storage for T {}
+impl<T> Storage for T where
+    T: QueueStore + KeyPackageStore + ReplayStore + ClientStore + GroupStore + OutboxStore
+{
+}
 
 // --- Input checks, shared by both back ends and run before any SQL. --------
 

@@ -23,6 +23,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::oneshot;
 
+mod hub;
+
 use crate::migrate::{self, Dialect, Migration};
 use crate::shared::{
     ClientRow, Enqueued, OnClosed, already_registered, check_ack, check_handle_owner,
@@ -51,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "key_package_suites",
         sql: include_str!("../migrations/postgres/0003_key_package_suites.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "hub",
+        sql: include_str!("../migrations/postgres/0004_hub.sql"),
     },
 ];
 

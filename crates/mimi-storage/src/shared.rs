@@ -5,6 +5,8 @@
 
 use crate::{ClientRecord, EnqueueResult, QueueId, R, StorageError, from_db, hex};
 
+pub(crate) mod hub;
+
 /// Statements both back ends run unchanged.
 pub(crate) mod sql {
     pub const CREATE_QUEUE: &str =

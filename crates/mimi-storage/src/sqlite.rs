@@ -17,6 +17,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+mod hub;
+
 use crate::migrate::{self, Dialect, Migration};
 use crate::shared::{
     ClientRow, Enqueued, OnClosed, already_registered, check_ack, check_handle_owner,
@@ -45,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "key_package_suites",
         sql: include_str!("../migrations/sqlite/0003_key_package_suites.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "hub",
+        sql: include_str!("../migrations/sqlite/0004_hub.sql"),
     },
 ];
 

@@ -1,4 +1,6 @@
+use crate::MAX_OUTBOX_BATCH_BYTES;
 use crate::migrate::Dialect;
+use crate::shared::hub::batch_end;
 use crate::{MAX_MESSAGE_LEN, StorageError, check_batch, group_by_queue, postgres, sqlite};
 
 fn versions(dialect: &Dialect) -> Vec<(i64, &'static str)> {
@@ -51,4 +53,14 @@ fn one_oversized_message_refuses_the_whole_batch() {
         "a message of 1048577 bytes exceeds the queue limit of 1048576 bytes: \
          refuse it to its sender, nothing was stored"
     );
+}
+
+#[test]
+fn an_outbox_batch_is_cut_at_its_byte_cap_but_never_empty() {
+    let cap = MAX_OUTBOX_BATCH_BYTES as i64;
+    assert_eq!(batch_end(&[]), None);
+    // One entry above the cap on its own still goes out.
+    assert_eq!(batch_end(&[(7, cap + 1), (8, 1)]), Some((7, 1)));
+    assert_eq!(batch_end(&[(1, cap - 1), (2, 1), (3, 1)]), Some((2, 2)));
+    assert_eq!(batch_end(&[(1, 10), (5, 20)]), Some((5, 2)));
 }

@@ -279,6 +279,24 @@ pub struct ReplayRecord {
 }
 
 impl ReplayRecord {
+    /// A record for an event that did not come over the network: a hub's
+    /// delivery to its own provider's queues, de-duplicated like a peer's.
+    pub fn local(sender: Domain, message_id: [u8; MESSAGE_ID_LEN], expires_at_ms: u64) -> Self {
+        ReplayRecord {
+            key: ReplayKey::new(sender, message_id),
+            expires_at_ms,
+        }
+    }
+
+    /// The same record kept at least until `until_ms`: for events a sender
+    /// may retry with the same message ID long after the freshness window,
+    /// as a hub's outbox does for a provider that was down (each retry is
+    /// freshly signed, the message ID stays).
+    pub fn kept_until(mut self, until_ms: u64) -> Self {
+        self.expires_at_ms = self.expires_at_ms.max(until_ms);
+        self
+    }
+
     pub fn key(&self) -> &ReplayKey {
         &self.key
     }

@@ -52,6 +52,9 @@ pub const MAX_GROUP_INFO_LEN: usize = 1 << 20;
 /// members with three-certificate X.509 chains.
 pub const MAX_RATCHET_TREE_LEN: usize = 32 << 20;
 
+/// Largest ratchet tree of a new group (its creator alone): 1 MiB.
+pub const MAX_CREATE_TREE_LEN: usize = 1 << 20;
+
 /// Content bound of a `crls` vector: as the client API's.
 const MAX_CRLS_VECTOR_LEN: usize = MAX_CRLS_LEN;
 
@@ -176,7 +179,8 @@ impl MlsGroupUpdate {
 /// `create_group`):
 ///
 /// ```text
-/// struct { opaque group_info<V>; opaque ratchet_tree<V>; } CreateGroupRequest;
+/// struct { opaque group_info<V>; opaque ratchet_tree<V>; opaque crls<V>; }
+///     CreateGroupRequest;
 /// struct { MLSGroupUpdate group_update; opaque welcome<V>; opaque crls<V>; }
 ///     AddClientsRequest;
 /// struct { MLSGroupUpdate group_update; } RemoveClientsRequest;
@@ -196,6 +200,7 @@ pub enum DSOperation {
     CreateGroup {
         group_info: VLBytes,
         ratchet_tree: VLBytes,
+        crls: Vec<VLBytes>,
     },
     #[tls_codec(discriminant = 5)]
     AddClients {
@@ -226,10 +231,15 @@ impl DSOperation {
     pub const MAX_LEN: usize =
         1 + MAX_GROUP_UPDATE_LEN + 4 + MAX_MLS_MESSAGE_LEN + 4 + MAX_CRLS_LEN;
 
-    pub fn create_group(group_info: Vec<u8>, ratchet_tree: Vec<u8>) -> DSOperation {
+    pub fn create_group(
+        group_info: Vec<u8>,
+        ratchet_tree: Vec<u8>,
+        crls: Vec<Vec<u8>>,
+    ) -> DSOperation {
         DSOperation::CreateGroup {
             group_info: group_info.into(),
             ratchet_tree: ratchet_tree.into(),
+            crls: vl_list(crls),
         }
     }
 
@@ -303,7 +313,8 @@ impl DSOperation {
     /// The CRLs (DER, unverified) sent with the operation; empty if it has none.
     pub fn crls(&self) -> Vec<&[u8]> {
         match self {
-            DSOperation::AddClients { crls, .. }
+            DSOperation::CreateGroup { crls, .. }
+            | DSOperation::AddClients { crls, .. }
             | DSOperation::UpdateClient { crls, .. }
             | DSOperation::ExternalJoin { crls, .. } => slices(crls),
             _ => Vec::new(),
@@ -323,8 +334,9 @@ impl DSOperation {
                 ratchet_tree: r.opaque(
                     "CreateGroupRequest.ratchet_tree",
                     1,
-                    MAX_RATCHET_TREE_LEN,
+                    MAX_CREATE_TREE_LEN,
                 )?,
+                crls: read_crls(r, CRLS)?,
             },
             DSRequestType::AddClients => DSOperation::AddClients {
                 group_update: MlsGroupUpdate::read(r)?,
@@ -498,13 +510,25 @@ impl DSRequest {
     /// (draft-robert's `ClientSignatureTBS`), signed with the MLS signature key of
     /// that leaf as MLS `SignWithLabel` signs, the label spelled out.
     pub fn content_to_sign(body: &DSRequestBody, sender_index: u32) -> Result<Vec<u8>, WireError> {
+        sign_content(labels::DS_REQUEST, &Self::tbs_of(body, sender_index)?)
+    }
+
+    /// The `ClientSignatureTBS` alone (what `SignContent.content` holds), for
+    /// verifiers that build `SignContent` themselves from
+    /// [`labels::DS_REQUEST`].
+    pub fn tbs_of(body: &DSRequestBody, sender_index: u32) -> Result<Vec<u8>, WireError> {
         let mut tbs = encode(&ProtocolVersion::Mimi10, Self::NAME)?;
         body.tls_serialize(&mut tbs)
             .map_err(|e| WireError::encoding(Self::NAME, e))?;
         sender_index
             .tls_serialize(&mut tbs)
             .map_err(|e| WireError::encoding(Self::NAME, e))?;
-        sign_content(labels::DS_REQUEST, &tbs)
+        Ok(tbs)
+    }
+
+    /// This request's `ClientSignatureTBS` (see [`tbs_of`](Self::tbs_of)).
+    pub fn tbs(&self) -> Result<Vec<u8>, WireError> {
+        Self::tbs_of(&self.body, self.auth.sender_index)
     }
 
     /// A signed request: `signature` is the sender's over
@@ -744,19 +768,40 @@ impl WelcomeInfoRequest {
         joiner_signature_key: &[u8],
         created_at_ms: u64,
     ) -> Result<Vec<u8>, WireError> {
-        let tbs = (
-            VLBytes::from(group_id.to_vec()),
-            epoch,
-            VLBytes::from(joiner_signature_key.to_vec()),
-            created_at_ms,
-        );
+        sign_content(
+            labels::WELCOME_INFO_REQUEST,
+            &Self::tbs_of(group_id, epoch, joiner_signature_key, created_at_ms)?,
+        )
+    }
+
+    /// The signed fields alone (what `SignContent.content` holds).
+    pub fn tbs_of(
+        group_id: &[u8],
+        epoch: u64,
+        joiner_signature_key: &[u8],
+        created_at_ms: u64,
+    ) -> Result<Vec<u8>, WireError> {
         let mut out = Vec::new();
         let enc = |e| WireError::encoding(Self::NAME, e);
-        tbs.0.tls_serialize(&mut out).map_err(enc)?;
-        tbs.1.tls_serialize(&mut out).map_err(enc)?;
-        tbs.2.tls_serialize(&mut out).map_err(enc)?;
-        tbs.3.tls_serialize(&mut out).map_err(enc)?;
-        sign_content(labels::WELCOME_INFO_REQUEST, &out)
+        VLBytes::from(group_id.to_vec())
+            .tls_serialize(&mut out)
+            .map_err(enc)?;
+        epoch.tls_serialize(&mut out).map_err(enc)?;
+        VLBytes::from(joiner_signature_key.to_vec())
+            .tls_serialize(&mut out)
+            .map_err(enc)?;
+        created_at_ms.tls_serialize(&mut out).map_err(enc)?;
+        Ok(out)
+    }
+
+    /// This request's signed fields (see [`tbs_of`](Self::tbs_of)).
+    pub fn tbs(&self) -> Result<Vec<u8>, WireError> {
+        Self::tbs_of(
+            self.group_id(),
+            self.epoch,
+            self.joiner_signature_key(),
+            self.created_at_ms,
+        )
     }
 
     pub fn new(

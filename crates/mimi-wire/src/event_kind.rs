@@ -115,6 +115,11 @@ impl EventKind {
         self.row().2
     }
 
+    /// The kind served at `path` (exactly one of the draft's endpoint paths).
+    pub fn from_endpoint_path(path: &str) -> Option<EventKind> {
+        TABLE.iter().find(|row| row.2 == path).map(|row| row.0)
+    }
+
     /// The kind whose registry string is exactly `bytes` (case-sensitive).
     pub fn from_bytes(bytes: &[u8]) -> Result<EventKind, WireError> {
         TABLE

@@ -16,7 +16,7 @@ use tls_codec::{TlsSerialize, TlsSize, VLBytes};
 use crate::error::WireError;
 use crate::event_kind::EventKind;
 use crate::queue::HpkeCiphertext;
-use crate::reader::{Reader, decode_with, encode_checked};
+use crate::reader::{Reader, decode_with, encode, encode_checked};
 
 /// Most recipients in one [`DeliverMessageRequest`]: a hub splits a larger fan-out
 /// to one provider into several requests.
@@ -235,6 +235,33 @@ impl DeliverMessageRequest {
 
     pub fn into_parts(self) -> (Vec<u8>, Vec<HpkeCiphertext>) {
         (self.message.into(), self.recipients)
+    }
+
+    /// The `recipients<V>` field alone, as a hub keeps it between accepting a
+    /// message and delivering it: 1 to [`MAX_RECIPIENTS`] ciphertexts.
+    pub fn encode_recipients(recipients: &[HpkeCiphertext]) -> Result<Vec<u8>, WireError> {
+        let bytes = encode(&recipients.to_vec(), Self::RECIPIENTS)?;
+        Self::decode_recipients(&bytes).map_err(|reason| WireError::Unencodable {
+            what: Self::RECIPIENTS,
+            reason: Box::new(reason),
+        })?;
+        Ok(bytes)
+    }
+
+    /// Reads what [`encode_recipients`](Self::encode_recipients) wrote, with the
+    /// bounds of the request's field.
+    pub fn decode_recipients(bytes: &[u8]) -> Result<Vec<HpkeCiphertext>, WireError> {
+        decode_with(bytes, 4 + MAX_RECIPIENTS_LEN, Self::RECIPIENTS, |r| {
+            let recipients = r.list(Self::RECIPIENTS, MAX_RECIPIENTS, MAX_RECIPIENTS_LEN, |r| {
+                HpkeCiphertext::read(r, Self::RECIPIENT)
+            })?;
+            if recipients.is_empty() {
+                return Err(WireError::EmptyField {
+                    field: Self::RECIPIENTS,
+                });
+            }
+            Ok(recipients)
+        })
     }
 }
 

@@ -62,6 +62,7 @@ async fn store_domain_ca(
             expires: i64::MAX,
             authorizations: vec![(identifier, vec![])],
             replaces: None,
+            authorized: false,
         })
         .await
         .unwrap();

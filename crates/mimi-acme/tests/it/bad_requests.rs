@@ -28,10 +28,10 @@ use crate::raw_client::{
 const MAC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 /// Checks the rows a request changed: (rows gone, rows new), sorted.
-type ChangeCheck = Box<dyn Fn(&[String], &[String])>;
+pub(crate) type ChangeCheck = Box<dyn Fn(&[String], &[String])>;
 
 /// What a bad request must get back.
-struct Expect {
+pub(crate) struct Expect {
     status: u16,
     /// The error type, after `urn:ietf:params:acme:error:`.
     kind: &'static str,
@@ -41,7 +41,7 @@ struct Expect {
     changes: Option<ChangeCheck>,
 }
 
-fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
+pub(crate) fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
     Expect {
         status,
         kind,
@@ -52,28 +52,28 @@ fn expect(status: u16, kind: &'static str, detail: &[&str]) -> Expect {
 
 impl Expect {
     /// The request must change exactly what `check` accepts.
-    fn changing(mut self, check: impl Fn(&[String], &[String]) + 'static) -> Expect {
+    pub(crate) fn changing(mut self, check: impl Fn(&[String], &[String]) + 'static) -> Expect {
         self.changes = Some(Box::new(check));
         self
     }
 }
 
-struct Case {
-    name: &'static str,
-    request: Request,
-    expect: Expect,
+pub(crate) struct Case {
+    pub name: &'static str,
+    pub request: Request,
+    pub expect: Expect,
 }
 
 /// What the database holds: the row counts asked for, and every row's id
 /// and state, so that a status change shows as well as a new row.
 #[derive(Debug, PartialEq, Eq)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     counts: Vec<(&'static str, i64)>,
     rows: BTreeSet<String>,
 }
 
 impl Snapshot {
-    async fn take(store: &SqliteStore) -> Snapshot {
+    pub(crate) async fn take(store: &SqliteStore) -> Snapshot {
         let pool = store.pool();
         let mut counts = Vec::new();
         for (name, sql) in [
@@ -106,6 +106,10 @@ impl Snapshot {
             "SELECT 'replaces ' || id || ' ' || IFNULL(replaces, '-')
                     || ' cert=' || IFNULL(replaces_cert_id, '-') FROM orders",
             "SELECT 'crl ' || issuer || ' ' || number FROM crl_numbers",
+            // What a domain CA's EAB keys allow (docs/enrollment.md).
+            "SELECT 'eab-grant ' || kid || ' ' || kind || ' ' || IFNULL(identifiers, '-')
+                    || ' expires=' || IFNULL(expires, '-') || ' by=' || IFNULL(created_by, '-')
+                    FROM eab_keys",
             // The sms-link-00 columns, which no response shows.
             "SELECT 'sms ' || id || ' attempts=' || attempts || ' code='
                     || CASE WHEN code_digest IS NULL THEN '-' ELSE hex(code_digest) END
@@ -125,7 +129,7 @@ impl Snapshot {
 }
 
 /// Checks a problem response against `expect`; returns the problem document.
-fn assert_problem(name: &str, reply: &Reply, expect: &Expect) -> Value {
+pub(crate) fn assert_problem(name: &str, reply: &Reply, expect: &Expect) -> Value {
     let body = String::from_utf8_lossy(&reply.body);
     assert_eq!(reply.status, expect.status, "{name}: HTTP status ({body})");
     assert_eq!(
@@ -159,7 +163,7 @@ fn assert_problem(name: &str, reply: &Reply, expect: &Expect) -> Value {
 
 /// Sends every case; each must fail as expected and change nothing.
 /// Returns the problem documents by case name.
-async fn run(
+pub(crate) async fn run(
     client: &RawClient,
     store: &SqliteStore,
     cases: Vec<Case>,

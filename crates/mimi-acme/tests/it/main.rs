@@ -3,6 +3,7 @@
 
 mod account_lifecycle;
 mod bad_requests;
+mod domain_ca;
 mod harness;
 mod instant_acme_flows;
 mod phone_ca;

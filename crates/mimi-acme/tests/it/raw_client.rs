@@ -22,6 +22,17 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).unwrap()
+}
+
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// An ES256 account key.
 pub struct AccountKey(EcdsaKeyPair);
 
@@ -173,9 +184,15 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn new(authority: &Authority) -> RawClient {
+        RawClient::at(authority.https(), &authority.base)
+    }
+
+    /// A client of the ACME server at `base` (`https://host:port`) over
+    /// `http`.
+    pub fn at(http: reqwest::Client, base: &str) -> RawClient {
         RawClient {
-            http: authority.https(),
-            base: authority.base.clone(),
+            http,
+            base: base.to_owned(),
             seen: Arc::default(),
         }
     }

@@ -75,11 +75,15 @@ fn a_reference_re_pointed_at_another_provider_does_not_open_there() {
 }
 
 #[test]
-fn capabilities_list_the_queue_reference_last_resort_and_x509_only() {
+fn capabilities_list_the_queue_reference_room_policy_last_resort_and_x509_only() {
     let caps = capabilities();
     assert_eq!(
         caps.extensions(),
-        &[ExtensionType::Unknown(0xF0A1), ExtensionType::LastResort]
+        &[
+            ExtensionType::Unknown(0xF0A1),
+            ExtensionType::Unknown(0xF0A2),
+            ExtensionType::LastResort
+        ]
     );
     assert_eq!(caps.credentials(), &[CredentialType::X509]);
     let suites: Vec<u16> = caps.ciphersuites().iter().map(|s| s.value()).collect();

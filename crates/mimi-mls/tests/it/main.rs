@@ -2,6 +2,7 @@
 
 mod extension;
 mod fuzz;
+mod hub;
 mod key_package;
 mod queue_id;
 

@@ -18,8 +18,8 @@ use mimi_transport::ratelimit::Spend;
 use mimi_transport::read_body;
 use mimi_wire::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, FetchRequest, FetchResponse,
-    KeyPackageCountRequest, KeyPackageCountResponse, LISTEN_HEADER, ListenRequest, QueuedMessage,
-    RegisterResponse, UploadKeyPackagesRequest,
+    HubRequest, KeyPackageCountRequest, KeyPackageCountResponse, LISTEN_HEADER, ListenRequest,
+    QueuedMessage, RegisterResponse, UploadKeyPackagesRequest,
 };
 
 use super::octet_stream;
@@ -53,6 +53,7 @@ pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
             post(key_package_count::<S>),
         )
         .route(ClientOperation::Listen.endpoint_path(), get(listen::<S>))
+        .route(ClientOperation::Hub.endpoint_path(), post(hub::<S>))
 }
 
 async fn queue_key<S: Storage>(
@@ -174,6 +175,20 @@ async fn key_package_count<S: Storage>(
         .count(&record.user_id, &record.client_id, request.cipher_suite())
         .await?;
     octet_stream(KeyPackageCountResponse::new(count).encode()?)
+}
+
+/// `POST /client/v1/hub`: a request for a room's hub. Our own rooms are
+/// served here; another provider's are forwarded in a signed S2S event, and
+/// its answer (or refusal) relayed.
+async fn hub<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let client = authenticated(&provider, &headers, body, ClientOperation::Hub).await?;
+    let request = HubRequest::decode(client.body())?;
+    let answer = crate::ds::relay(&provider, &request).await?;
+    octet_stream(answer)
 }
 
 /// `GET /client/v1/listen`: a WebSocket on which the provider pushes the

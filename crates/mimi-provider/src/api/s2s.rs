@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::MatchedPath;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{any, post};
+use axum::routing::{get, post};
 use mimi_storage::Storage;
 use mimi_transport::{read_body, receive_unrecorded};
 use mimi_wire::{
@@ -19,7 +20,7 @@ use mimi_wire::{
 use super::octet_stream;
 use crate::error::ProviderError;
 use crate::state::{Provider, now_ms};
-use crate::{kps, qs};
+use crate::{ds, kps, qs};
 
 pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
     Router::new()
@@ -39,18 +40,20 @@ pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
             EventKind::ConnectionKeyPackages.endpoint_path(),
             post(|| async { not_implemented(EventKind::ConnectionKeyPackages) }),
         )
-        // The hub's endpoints (§5.2-5.4): the delivery service comes next.
+        // The hub's endpoints (§5.2-5.4). The draft says GET for the two
+        // information endpoints, with a body; a body on GET is legal but
+        // dropped by some intermediaries, so POST is served as well.
         .route(
             EventKind::GroupOperation.endpoint_path(),
-            any(|| async { not_implemented(EventKind::GroupOperation) }),
+            post(hub_endpoint::<S>),
         )
         .route(
             EventKind::WelcomeInformation.endpoint_path(),
-            any(|| async { not_implemented(EventKind::WelcomeInformation) }),
+            get(hub_endpoint::<S>).post(hub_endpoint::<S>),
         )
         .route(
             EventKind::ExternalCommitInformation.endpoint_path(),
-            any(|| async { not_implemented(EventKind::ExternalCommitInformation) }),
+            get(hub_endpoint::<S>).post(hub_endpoint::<S>),
         )
 }
 
@@ -66,10 +69,51 @@ fn not_implemented(kind: EventKind) -> ProviderError {
         EventKind::ConnectionKeyPackages => {
             "POST /connection_key_packages (KeyPackages by connection token, draft-kohbrok-mimi-metadata-minimalization §7)"
         }
-        EventKind::GroupOperation => "/group_operation (this provider hosts no rooms yet)",
-        EventKind::WelcomeInformation => "/welcome_information (this provider hosts no rooms yet)",
-        _ => "/external_commit_information (this provider hosts no rooms yet)",
+        _ => "this endpoint",
     })
+}
+
+/// §5.2-5.4: a request for one of our rooms from another provider, on behalf
+/// of its client (who signed what is inside). The hub's own replay key
+/// (group and member-signed request ID) stops a provider that re-wraps a
+/// member's request in a new event.
+async fn hub_endpoint<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    path: MatchedPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let p = &*provider;
+    let kind = EventKind::from_endpoint_path(path.as_str())
+        .ok_or_else(|| ProviderError::Internal(format!("no event kind for {}", path.as_str())))?;
+    // A group operation may carry a Welcome and CRLs beside its commit: up
+    // to DSRequest::MAX_LEN plus the S2S framing, beyond the 1 MiB default.
+    let mut transport = p.transport.clone();
+    transport.max_message_len = transport
+        .max_message_len
+        .max(mimi_wire::ds::DSRequest::MAX_LEN + 4096);
+    let bytes = read_body(&headers, body, transport.max_message_len).await?;
+    let checked = receive_unrecorded(
+        &bytes,
+        kind,
+        &transport,
+        &p.s2s_limiter,
+        &p.key_cache,
+        now_ms(),
+    )
+    .await?;
+    let origin = ds::Origin::Peer(checked.peer().domain().clone());
+    let request = checked.envelope().body();
+    let response = match kind {
+        EventKind::GroupOperation => ds::group_operation(p, &origin, request).await?,
+        EventKind::WelcomeInformation => ds::welcome_information(p, &origin, request).await?,
+        _ => ds::external_commit_information(p, &origin, request).await?,
+    };
+    // Recorded only once the request was served, so that a refused one
+    // leaves nothing behind; a replayed group operation was already refused
+    // by the hub's own replay key (group and member-signed request ID).
+    checked.replay_record().remember(&*p.storage).await?;
+    octet_stream(response.encode()?)
 }
 
 /// §5.7: fan-out from a hub into our clients' queues.

@@ -10,6 +10,7 @@ mod bad_input;
 mod config;
 mod discovery;
 mod federation;
+mod hub;
 mod key_packages;
 mod key_rotation;
 mod metrics;

@@ -1,7 +1,7 @@
 //! The endpoints of draft-kohbrok-mimi-transport §5.6 and §5.8 that take
 //! connection tokens (metadata minimalization) are answered 501
-//! `not-implemented` (docs/wire-spec.md §11.3, §12.3) and change nothing; so
-//! are the hub's (§5.2-5.4) until the delivery service is served.
+//! `not-implemented` (docs/wire-spec.md §11.3, §12.3) and change nothing. The
+//! hub's (§5.2-5.4) are served: tests/it/hub.rs.
 
 use mimi_provider::testing::{Backend, TestFederation};
 use mimi_transport::OCTET_STREAM;
@@ -23,21 +23,6 @@ async fn connection_endpoints_are_not_implemented(backend: Backend) {
                 .unwrap();
             for (path, kind, body) in [
                 ("/connection_request", EventKind::ConnectionRequest, request),
-                (
-                    "/group_operation",
-                    EventKind::GroupOperation,
-                    b"an MLS message".to_vec(),
-                ),
-                (
-                    "/welcome_information",
-                    EventKind::WelcomeInformation,
-                    Vec::new(),
-                ),
-                (
-                    "/external_commit_information",
-                    EventKind::ExternalCommitInformation,
-                    Vec::new(),
-                ),
                 (
                     "/connection_key_packages",
                     EventKind::ConnectionKeyPackages,

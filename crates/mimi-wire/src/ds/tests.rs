@@ -8,7 +8,7 @@ fn update() -> MlsGroupUpdate {
 
 fn every_operation() -> Vec<DSOperation> {
     vec![
-        DSOperation::create_group(b"gi".to_vec(), b"tree".to_vec()),
+        DSOperation::create_group(b"gi".to_vec(), b"tree".to_vec(), vec![]),
         DSOperation::add_clients(update(), b"welcome".to_vec(), vec![b"crl".to_vec()]),
         DSOperation::remove_clients(update()),
         DSOperation::self_remove_client(b"proposal".to_vec()),
