@@ -177,6 +177,28 @@ pub struct Accepted {
     pub deliveries: Vec<Delivery>,
 }
 
+/// A second message of an accepted operation ([`GroupStore::apply_with_follow_up`]),
+/// with the same bounds as [`Accepted::message`] and [`Accepted::deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub message: Vec<u8>,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl FollowUp {
+    /// The follow-up as an [`Accepted`] of the same request, for checking
+    /// and storing it with the same code.
+    pub(crate) fn as_accepted(&self, first: &Accepted) -> Accepted {
+        Accepted {
+            request_id: first.request_id,
+            request_expires_at_ms: first.request_expires_at_ms,
+            timestamp_ms: first.timestamp_ms,
+            message: self.message.clone(),
+            deliveries: self.deliveries.clone(),
+        }
+    }
+}
+
 /// The message of an [`Accepted`] operation goes to these recipients at
 /// this provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +299,20 @@ pub trait GroupStore: Send + Sync + 'static {
         group_id: &[u8],
         change: &GroupChange,
         accepted: &Accepted,
+    ) -> impl Future<Output = R<ApplyOutcome>> + Send {
+        self.apply_with_follow_up(group_id, change, accepted, None)
+    }
+
+    /// [`GroupStore::apply`] with a second message of the same operation
+    /// (an add's Welcome, for the members it adds), numbered right after the
+    /// first and stored with it in the same transaction: both or neither.
+    /// [`ApplyOutcome::Applied`] carries the first message's number.
+    fn apply_with_follow_up(
+        &self,
+        group_id: &[u8],
+        change: &GroupChange,
+        accepted: &Accepted,
+        follow_up: Option<&FollowUp>,
     ) -> impl Future<Output = R<ApplyOutcome>> + Send;
 
     /// The ratchet tree of `epoch` (§5.3 `/welcome_information`), if

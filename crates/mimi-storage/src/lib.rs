@@ -105,7 +105,7 @@ mod watch;
 
 pub use error::{StorageError, WatchError};
 pub use groups::{
-    Accepted, ApplyOutcome, CreateOutcome, Delivery, EventId, GroupChange, GroupStore,
+    Accepted, ApplyOutcome, CreateOutcome, Delivery, EventId, FollowUp, GroupChange, GroupStore,
     GroupVersion, Joiner, MAX_DELIVERIES, MAX_GROUP_ID_LEN, MAX_GROUP_INFO_LEN,
     MAX_GROUP_STATE_LEN, MAX_JOINERS, MAX_OUTBOX_BATCH_BYTES, MAX_OUTBOX_ERROR_LEN,
     MAX_OUTBOX_LIMIT, MAX_RATCHET_TREE_LEN, MAX_RECIPIENTS_LEN, MAX_RECIPIENTS_TOTAL_LEN, NewGroup,

@@ -29,8 +29,8 @@ use mimi_credentials::{Certificate, Crl, PublicKey, verify_chain};
 use mimi_identifiers::Domain;
 use mimi_mls::hub::{Checks, CommitKind, CommitOutcome, HubError, HubGroup};
 use mimi_storage::{
-    Accepted, ApplyOutcome, CreateOutcome, Delivery, GroupChange, Joiner, NewGroup, NewJoiners,
-    Storage, StoredGroup,
+    Accepted, ApplyOutcome, CreateOutcome, Delivery, FollowUp, GroupChange, Joiner, NewGroup,
+    NewJoiners, Storage, StoredGroup,
 };
 use mimi_wire::client_api::{HubEndpoint, HubRequest};
 use mimi_wire::ds::{
@@ -235,37 +235,26 @@ async fn handle<S: Storage>(
                 )?,
                 None => Vec::new(),
             };
-            let epoch = outcome.epoch;
-            let response = apply(
-                provider,
-                body.group_id(),
-                &change,
-                &accepted(update.commit().to_vec(), deliveries),
-            )
-            .await?;
-            if let Some(welcome) = welcome {
-                // The Welcome is the operation's second message: numbered right
-                // after the commit, under a request ID derived from the
-                // request's, so that a retry of the request (after a crash
-                // between the two) stores it exactly once.
-                let mut welcome_accepted = accepted(welcome, welcome_deliveries);
-                welcome_accepted.request_id[0] ^= 0x80;
-                let change = GroupChange::Message { epoch };
-                match provider
-                    .storage
-                    .apply(body.group_id(), &change, &welcome_accepted)
-                    .await?
-                {
-                    ApplyOutcome::Applied { .. } | ApplyOutcome::Replay => {}
-                    ApplyOutcome::Stale { epoch: now_at, .. } => {
-                        tracing::warn!(
-                            epoch,
-                            now_at,
-                            "a Welcome lost its race with the next commit"
-                        );
-                    }
-                }
-            }
+            // The Welcome is the operation's second message, numbered right
+            // after the commit and stored in the same transaction.
+            let welcome = welcome.map(|message| FollowUp {
+                message,
+                deliveries: welcome_deliveries,
+            });
+            let accepted = accepted(update.commit().to_vec(), deliveries);
+            let response = match provider
+                .storage
+                .apply_with_follow_up(body.group_id(), &change, &accepted, welcome.as_ref())
+                .await?
+            {
+                ApplyOutcome::Applied { sequence } => Some(DSResponse::Accepted {
+                    epoch: outcome.epoch,
+                    group_sequence: sequence,
+                    hub_timestamp_ms: accepted.timestamp_ms,
+                }),
+                ApplyOutcome::Replay => None,
+                ApplyOutcome::Stale { epoch, .. } => return Err(stale(epoch)),
+            };
             return response.ok_or_else(replayed);
         }
     };
@@ -302,12 +291,16 @@ async fn apply<S: Storage>(
             hub_timestamp_ms: accepted.timestamp_ms,
         })),
         ApplyOutcome::Replay => Ok(None),
-        ApplyOutcome::Stale { epoch, .. } => Err(ProviderError::Hub {
-            kind: "stale-epoch",
-            detail: format!(
-                "the group moved on while this was checked (it is at epoch {epoch}); process the messages of the new epoch and send again"
-            ),
-        }),
+        ApplyOutcome::Stale { epoch, .. } => Err(stale(epoch)),
+    }
+}
+
+fn stale(epoch: u64) -> ProviderError {
+    ProviderError::Hub {
+        kind: "stale-epoch",
+        detail: format!(
+            "the group moved on while this was checked (it is at epoch {epoch}); process the messages of the new epoch and send again"
+        ),
     }
 }
 

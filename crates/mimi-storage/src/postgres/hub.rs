@@ -20,9 +20,9 @@ use crate::shared::hub::{
     group_version, judge, outbox_depth, outbox_entry, sql, stored_group,
 };
 use crate::{
-    Accepted, ApplyOutcome, CreateOutcome, EventId, GroupChange, GroupStore, GroupVersion,
-    NewGroup, NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, R, StorageError, StoredGroup,
-    to_db,
+    Accepted, ApplyOutcome, CreateOutcome, EventId, FollowUp, GroupChange, GroupStore,
+    GroupVersion, NewGroup, NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, R, StorageError,
+    StoredGroup, to_db,
 };
 
 /// Records the request as seen; `false` if it was recorded before.
@@ -122,6 +122,11 @@ async fn set_state(conn: &mut PgConnection, group_id: &[u8], change: &GroupChang
     Ok(())
 }
 
+/// Event IDs for a follow-up's deliveries (none without one).
+fn event_ids_for(follow_up: Option<&Accepted>) -> R<Vec<EventId>> {
+    follow_up.map_or(Ok(Vec::new()), |f| event_ids(f.deliveries.len()))
+}
+
 async fn record_joiners(
     conn: &mut PgConnection,
     group_id: &[u8],
@@ -211,16 +216,22 @@ impl GroupStore for PostgresStorage {
         row.map(group_version).transpose()
     }
 
-    async fn apply(
+    async fn apply_with_follow_up(
         &self,
         group_id: &[u8],
         change: &GroupChange,
         accepted: &Accepted,
+        follow_up: Option<&FollowUp>,
     ) -> R<ApplyOutcome> {
         check_group_id(group_id)?;
         check_change(change)?;
         check_accepted(accepted)?;
+        let follow_up = follow_up.map(|f| f.as_accepted(accepted));
+        if let Some(f) = &follow_up {
+            check_accepted(f)?;
+        }
         let event_ids = event_ids(accepted.deliveries.len())?;
+        let follow_up_ids = event_ids_for(follow_up.as_ref())?;
         // Dropping the transaction on any early return (a replay, a stale
         // change, an error) rolls it back: nothing changed.
         let mut tx = self.pool.begin().await?;
@@ -240,6 +251,13 @@ impl GroupStore for PostgresStorage {
         };
         set_state(&mut tx, group_id, change).await?;
         fan_out(&mut tx, group_id, sequence, accepted, &event_ids).await?;
+        if let Some(f) = &follow_up {
+            let next: i64 = sqlx::query_scalar(sql::NEXT_SEQ)
+                .bind(group_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            fan_out(&mut tx, group_id, next, f, &follow_up_ids).await?;
+        }
         tx.commit().await?;
         Ok(ApplyOutcome::Applied {
             sequence: crate::from_db("a sequence number", sequence)?,

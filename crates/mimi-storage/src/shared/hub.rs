@@ -31,6 +31,12 @@ pub(crate) mod sql {
          WHERE group_id = $1
          RETURNING epoch, state_version, last_seq";
 
+    /// Takes one more sequence number of a group already locked by
+    /// [`LOCK_GROUP`] in this transaction (an operation's second message).
+    pub const NEXT_SEQ: &str = "UPDATE hub_groups SET last_seq = last_seq + 1
+         WHERE group_id = $1
+         RETURNING last_seq";
+
     pub const SET_VERSION: &str =
         "UPDATE hub_groups SET epoch = $2, state_version = state_version + 1 WHERE group_id = $1";
 

@@ -3,10 +3,10 @@
 //! every bound refused with nothing written.
 
 use mimi_storage::{
-    Accepted, ApplyOutcome, CreateOutcome, Delivery, GroupChange, GroupStore, GroupVersion, Joiner,
-    MAX_DELIVERIES, MAX_GROUP_INFO_LEN, MAX_GROUP_STATE_LEN, MAX_JOINERS, MAX_MESSAGE_LEN,
-    MAX_RATCHET_TREE_LEN, MAX_RECIPIENTS_LEN, NewGroup, NewJoiners, OutboxStore, StorageError,
-    StoredGroup,
+    Accepted, ApplyOutcome, CreateOutcome, Delivery, FollowUp, GroupChange, GroupStore,
+    GroupVersion, Joiner, MAX_DELIVERIES, MAX_GROUP_INFO_LEN, MAX_GROUP_STATE_LEN, MAX_JOINERS,
+    MAX_MESSAGE_LEN, MAX_RATCHET_TREE_LEN, MAX_RECIPIENTS_LEN, NewGroup, NewJoiners, OutboxStore,
+    StorageError, StoredGroup,
 };
 
 use crate::harness::{Backend, both_backends};
@@ -987,7 +987,75 @@ async fn of_two_racing_state_changes_one_applies_and_one_is_stale<T: Backend>(ba
     T::close(&second).await;
 }
 
+/// An add's Welcome: numbered right after its commit, stored with it, and
+/// neither is stored again by a replay or at all by a stale change.
+async fn a_follow_up_is_numbered_after_its_message_and_stored_with_it<T: Backend>(backend: T) {
+    let s = open_with_group(&backend).await;
+    let welcome = FollowUp {
+        message: b"welcome".to_vec(),
+        deliveries: vec![Delivery {
+            destination: "c.example".into(),
+            recipients: b"new member".to_vec(),
+        }],
+    };
+    let applied = s
+        .apply_with_follow_up(
+            GROUP,
+            &state(1, 1),
+            &accepted(2, &["b.example"]),
+            Some(&welcome),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, ApplyOutcome::Applied { sequence: 2 });
+    let commit = s.outbox_batch("b.example", 10).await.unwrap();
+    assert_eq!(
+        commit
+            .iter()
+            .map(|e| (e.sequence, e.message.clone()))
+            .collect::<Vec<_>>(),
+        vec![(2, b"message 2".to_vec())]
+    );
+    let welcomes = s.outbox_batch("c.example", 10).await.unwrap();
+    assert_eq!(
+        welcomes
+            .iter()
+            .map(|e| (e.sequence, e.message.clone(), e.recipients.clone()))
+            .collect::<Vec<_>>(),
+        vec![(3, b"welcome".to_vec(), b"new member".to_vec())]
+    );
+    assert_ne!(commit[0].event_id, welcomes[0].event_id);
+    let before = hub_rows(&backend, &s).await;
+    // The same request again: a replay, nothing stored.
+    assert_eq!(
+        s.apply_with_follow_up(
+            GROUP,
+            &state(2, 2),
+            &accepted(2, &["b.example"]),
+            Some(&welcome)
+        )
+        .await
+        .unwrap(),
+        ApplyOutcome::Replay
+    );
+    // A stale one: neither message, no number taken.
+    assert!(matches!(
+        s.apply_with_follow_up(
+            GROUP,
+            &state(1, 2),
+            &accepted(3, &["b.example"]),
+            Some(&welcome)
+        )
+        .await
+        .unwrap(),
+        ApplyOutcome::Stale { .. }
+    ));
+    assert_eq!(hub_rows(&backend, &s).await, before);
+    assert_eq!(s.load_group(GROUP).await.unwrap().unwrap().sequence, 3);
+}
+
 both_backends!(
+    a_follow_up_is_numbered_after_its_message_and_stored_with_it,
     a_created_group_loads_at_version_one_and_sequence_one,
     a_group_id_is_created_once_and_a_retried_creation_is_a_replay,
     a_message_applies_in_its_epoch_and_is_stale_in_another,
