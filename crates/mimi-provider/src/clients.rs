@@ -10,6 +10,12 @@
 //! encoding, the operation against the endpoint, the time window, that the
 //! client is registered, the signature, the client's rate limit, and last the
 //! replay table (so that a refused request leaves no row).
+//!
+//! The certificate itself comes from the domain CA, to which the provider
+//! pre-authorizes the device first ([`crate::enrollment`]); a device with a
+//! pending enrollment must register with a certificate for the key it
+//! enrolled, and a registered device renews by registering again with a
+//! chain for a new key.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -24,6 +30,7 @@ use mimi_wire::{
     ClientOperation, ClientRequest, ClientRequestTbs, RegisterRequest, check_freshness,
 };
 
+use crate::enrollment;
 use crate::error::ProviderError;
 use crate::state::{Provider, now_ms};
 
@@ -102,8 +109,22 @@ fn verify_signature(
     })
 }
 
+/// Verifies a request's signature under a key it carries itself (an
+/// enrollment's key, which has no certificate yet): proof of possession.
+pub(crate) fn verify_with(
+    key: &PublicKey,
+    tbs: &ClientRequestTbs,
+    signature: &[u8],
+) -> Result<(), ProviderError> {
+    key.verify(&tbs.signed_content()?, signature).map_err(|_| {
+        ProviderError::Unauthenticated(
+            "the signature does not verify under the key in the request; sign with that key".into(),
+        )
+    })
+}
+
 /// Spends the client's rate limit and records the request ID.
-async fn admit<S: Storage>(
+pub(crate) async fn admit<S: Storage>(
     provider: &Provider<S>,
     client_id: &str,
     tbs: &ClientRequestTbs,
@@ -160,6 +181,11 @@ pub async fn authenticate_decoded<S: Storage>(
 }
 
 /// Registers a client (or answers an identical retry) and returns its record.
+///
+/// A device with a pending enrollment (`enrollment`) must present a
+/// certificate for the key it enrolled. A registered device presenting a
+/// fresh chain for itself under a new key, signed with that key, renews:
+/// its key and chain are replaced, its queue and handle kept.
 pub async fn register<S: Storage>(
     provider: &Provider<S>,
     bytes: &[u8],
@@ -172,22 +198,47 @@ pub async fn register<S: Storage>(
     let (chain, credential) = verify_credential(provider, &body)?;
     let client_id = device_uri(&device)?;
     check_credential_names(&credential, &device)?;
-    verify_signature(
-        credential.leaf_spki_der(),
-        request.tbs(),
-        request.signature(),
-    )?;
+    let key = credential.leaf_spki_der();
+    verify_signature(key, request.tbs(), request.signature())?;
+    let registered = provider.storage.client(&client_id).await?;
+    let pending = provider.storage.pending_enrollment(&client_id).await?;
+    if registered.is_none() {
+        enrollment::check_enrolled_key(pending.as_ref(), key, now_ms())?;
+    }
     admit(provider, &client_id, request.tbs()).await?;
-    let record = ClientRecord {
-        client_id,
-        user_id: user_uri(credential.user())?,
-        handle,
-        signature_key: credential.leaf_spki_der().to_vec(),
-        certificate_chain: chain.iter().map(Certificate::pem).collect(),
-        queue_id: random_queue_id()?,
-        registered_at_ms: now_ms(),
+    let certificate_chain: String = chain.iter().map(Certificate::pem).collect();
+    let record = match registered {
+        // A new key, or a new certificate for the same key: a renewal.
+        Some(old)
+            if !enrollment::same_key(&old.signature_key, key)
+                || old.certificate_chain != certificate_chain =>
+        {
+            let renewed = provider
+                .storage
+                .replace_client_key(&client_id, &old.signature_key, key, &certificate_chain)
+                .await?;
+            tracing::info!(client = %client_id, "a client renewed its certificate");
+            renewed
+        }
+        _ => {
+            let record = ClientRecord {
+                client_id: client_id.clone(),
+                user_id: user_uri(credential.user())?,
+                handle,
+                signature_key: key.to_vec(),
+                certificate_chain,
+                queue_id: random_queue_id()?,
+                registered_at_ms: now_ms(),
+            };
+            provider.storage.register_client(&record).await?
+        }
     };
-    Ok(provider.storage.register_client(&record).await?)
+    if pending.is_some() {
+        // Registered: the enrollment is done. Were this to fail, the
+        // registration stands and a leftover row only expires.
+        provider.storage.finish_enrollment(&client_id).await?;
+    }
+    Ok(record)
 }
 
 /// The chain of a registration and what it proves.

@@ -210,6 +210,111 @@ impl Default for DiscoveryConfig {
     }
 }
 
+/// `[enrollment]`: how the provider enrolls its users' devices at its
+/// domain CA (docs/enrollment.md, "The provider side"), which it reaches
+/// over ACME only, as the registrar. Without it, devices register with
+/// chains they got elsewhere and `enroll_user`/`enroll_device` answer 501.
+///
+/// Read by [`ProviderConfig::load`] beside the [`ProviderConfig`] fields
+/// (it is not one of them, so that code building a `ProviderConfig` by
+/// hand needs no change).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentConfig {
+    /// The domain CA's ACME directory, e.g.
+    /// `https://ca.a.example/acme/directory`.
+    pub directory_url: String,
+    /// PEM roots the domain CA's HTTPS certificate chains to (the
+    /// authority's TLS root). Never the identity roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// The registrar key identifier `mimi-server domain-ca registrar-eab`
+    /// printed.
+    pub registrar_eab_kid: String,
+    /// A file (mode 0600) holding the registrar HMAC key, base64url as
+    /// `mimi-server domain-ca registrar-eab` printed it.
+    pub registrar_eab_key_file: PathBuf,
+    /// Who may enroll a user's first device: `"invite"` (the default: a
+    /// one-time code from `mimi-server provider invite`) or `"open"`
+    /// (anyone may claim a free user name; demos and tests).
+    #[serde(default)]
+    pub registration: RegistrationPolicy,
+    /// How long a device's external account binding stays usable, in
+    /// seconds: 60 to 86400 (the domain CA's maximum), default 3600.
+    #[serde(default = "default_eab_lifetime_secs")]
+    pub eab_lifetime_secs: u64,
+}
+
+fn default_eab_lifetime_secs() -> u64 {
+    3600
+}
+
+/// Who may enroll the first device of a user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationPolicy {
+    /// With a one-time invite code the operator created for that user
+    /// (`mimi-server provider invite <user>`).
+    #[default]
+    Invite,
+    /// Anyone may claim a user name no one holds: for demos and tests.
+    Open,
+}
+
+/// `[enrollment]` after checking, paths resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentSettings {
+    pub directory_url: String,
+    pub tls_roots: Vec<PathBuf>,
+    pub registrar_eab_kid: String,
+    pub registrar_eab_key_file: PathBuf,
+    pub registration: RegistrationPolicy,
+    pub eab_lifetime: Duration,
+}
+
+impl EnrollmentConfig {
+    /// Checks the values and resolves relative paths against `base`.
+    pub fn check(self, base: &Path) -> Result<EnrollmentSettings, ConfigError> {
+        let invalid = |field, reason: &str| ConfigError::Invalid {
+            field,
+            reason: reason.to_string(),
+        };
+        if !self.directory_url.starts_with("https://") {
+            return Err(invalid(
+                "enrollment.directory_url",
+                "must be the https:// URL of the domain CA's ACME directory",
+            ));
+        }
+        if self.tls_roots.is_empty() {
+            return Err(invalid(
+                "enrollment.tls_roots",
+                "give at least one PEM file: the root the domain CA's HTTPS certificate chains to",
+            ));
+        }
+        if self.registrar_eab_kid.is_empty()
+            || !self.registrar_eab_kid.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(invalid(
+                "enrollment.registrar_eab_kid",
+                "give the kid `mimi-server domain-ca registrar-eab` printed",
+            ));
+        }
+        if !(60..=86_400).contains(&self.eab_lifetime_secs) {
+            return Err(invalid(
+                "enrollment.eab_lifetime_secs",
+                "must be 60 to 86400 seconds (the domain CA accepts at most 24 hours)",
+            ));
+        }
+        Ok(EnrollmentSettings {
+            directory_url: self.directory_url,
+            tls_roots: self.tls_roots.into_iter().map(|p| base.join(p)).collect(),
+            registrar_eab_kid: self.registrar_eab_kid,
+            registrar_eab_key_file: base.join(self.registrar_eab_key_file),
+            registration: self.registration,
+            eab_lifetime: Duration::from_secs(self.eab_lifetime_secs),
+        })
+    }
+}
+
 /// The config after checking: what the provider runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -231,6 +336,8 @@ pub struct Settings {
     pub discovery: DiscoveryConfig,
     /// How the hub's outbox retries deliveries.
     pub outbox: crate::ds::OutboxSettings,
+    /// `[enrollment]`, if configured.
+    pub enrollment: Option<EnrollmentSettings>,
 }
 
 /// The rate limits as token-bucket parameters.
@@ -294,18 +401,31 @@ impl StorageUrl {
 }
 
 impl ProviderConfig {
-    /// Reads and checks `path`.
+    /// Reads and checks `path`: the [`ProviderConfig`] fields and the
+    /// optional `[enrollment]` table ([`EnrollmentConfig`]).
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
-        let config: ProviderConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let parse_error = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_path_buf(),
             detail: e.to_string(),
-        })?;
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+        let enrollment = table
+            .remove("enrollment")
+            .map(EnrollmentConfig::deserialize)
+            .transpose()
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                detail: format!("[enrollment]: {e}"),
+            })?;
+        let config = ProviderConfig::deserialize(toml::Value::Table(table)).map_err(parse_error)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        config.check(base)
+        let mut settings = config.check(base)?;
+        settings.enrollment = enrollment.map(|e| e.check(base)).transpose()?;
+        Ok(settings)
     }
 
     /// Checks the values and resolves relative paths against `base`.
@@ -375,6 +495,7 @@ impl ProviderConfig {
             key_package_suites,
             discovery: self.discovery,
             outbox: self.outbox.to_settings()?,
+            enrollment: None,
         })
     }
 }

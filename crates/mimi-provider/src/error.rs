@@ -104,7 +104,13 @@ impl From<StorageError> for ProviderError {
             StorageError::HandleTaken { .. } => ProviderError::Forbidden(e.to_string()),
             StorageError::DuplicateKeyPackage { .. }
             | StorageError::ClientExists { .. }
-            | StorageError::QueueExists { .. } => ProviderError::Conflict(e.to_string()),
+            | StorageError::QueueExists { .. }
+            | StorageError::UserTaken { .. }
+            | StorageError::ClientKeyChanged { .. }
+            | StorageError::UnknownClient { .. }
+            | StorageError::InviteExists => ProviderError::Conflict(e.to_string()),
+            // An invite spent or expired between the check and the commit.
+            StorageError::InviteUnusable { .. } => ProviderError::Forbidden(e.to_string()),
             _ => ProviderError::Storage(e),
         }
     }

@@ -8,13 +8,18 @@
 //!   storage (SQLite or PostgreSQL), TLS listeners, `/metrics`, replay purge.
 //! - [`signing_keys`]: the S2S signing keys' records and their rotation.
 //! - [`qs`], [`kps`], [`clients`], [`discovery`]: the services, without HTTP.
+//! - [`enrollment`]: users' devices enrolled at the domain CA over ACME, the
+//!   provider acting as registrar (`enroll_user` with an invite or open
+//!   registration, `enroll_device` by a registered device of the user).
 //! - [`ds`]: the hub (delivery service) for the rooms this provider owns:
 //!   member-signed group operations validated against OpenMLS public group
 //!   state, stored with their fan-out in one transaction, and the outbox
 //!   worker that delivers to every member's provider in order.
 //! - [`api`]: the routes and the one place errors become problem documents.
 //! - `testing` (feature `test-utils`): a test PKI, loopback federations of
-//!   real providers and test clients, for tests and benchmarks.
+//!   real providers and test clients, for tests and benchmarks;
+//!   `testing_ca`: a real domain CA on loopback and a provider enrolling at
+//!   it.
 //!
 //! **Invariant:** nothing is read from a request body before its sender is
 //! authenticated: S2S bodies by `mimi_transport` (signature under the
@@ -29,6 +34,7 @@ pub mod clients;
 pub mod config;
 pub mod discovery;
 pub mod ds;
+pub mod enrollment;
 mod error;
 pub mod kps;
 pub mod metrics;
@@ -40,6 +46,8 @@ pub mod signing_keys;
 mod state;
 #[cfg(feature = "test-utils")]
 pub mod testing;
+#[cfg(feature = "test-utils")]
+pub mod testing_ca;
 
 pub use config::{ProviderConfig, Settings};
 pub use error::{ConfigError, ProviderError, StartError};

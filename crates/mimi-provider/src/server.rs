@@ -145,6 +145,7 @@ async fn start_with<S: Storage>(
     let resolve: ResolverMap = settings.resolve.clone();
     let http = https::client(&tls_roots, &resolve).map_err(|e| StartError::Tls(e.to_string()))?;
     let identity_roots = read_identity_roots(&settings.identity_roots)?;
+    let registrar = crate::enrollment::Registrar::load(&settings)?;
     let mut banner = vec![
         format!("mimi provider for {}", settings.domain),
         format!(
@@ -162,12 +163,19 @@ async fn start_with<S: Storage>(
         ),
         format!("  storage {}", describe(&settings.storage)),
     ];
+    if let Some(enrollment) = &settings.enrollment {
+        banner.push(format!(
+            "  enrolling devices at {} ({:?} registration)",
+            enrollment.directory_url, enrollment.registration
+        ));
+    }
     let provider = Arc::new(Provider::new(Parts {
         storage: Arc::new(storage),
         signing_keys,
         queue_key,
         http,
         identity_roots,
+        registrar,
         settings,
     }));
     let (stop, stopped) = watch::channel(false);
@@ -256,6 +264,12 @@ async fn purge_replays<S: Storage>(provider: Arc<Provider<S>>, stopped: watch::R
                 .await
             {
                 tracing::warn!(error = %e, "cannot purge the hub's expired records");
+            }
+            let kept = crate::enrollment::EXPIRED_KEPT.as_millis();
+            let before =
+                crate::state::now_ms().saturating_sub(u64::try_from(kept).unwrap_or(u64::MAX));
+            if let Err(e) = provider.storage.purge_expired_enrollments(before).await {
+                tracing::warn!(error = %e, "cannot purge expired invites and enrollments");
             }
         }
     };

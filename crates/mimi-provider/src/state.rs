@@ -38,6 +38,10 @@ pub struct Provider<S> {
     pub(crate) metrics: Arc<Metrics>,
     /// The hub's outbox worker signal and backoff state.
     pub(crate) outbox: crate::ds::OutboxState,
+    /// The hub's parsed rooms (`ds::cache`).
+    pub(crate) groups: crate::ds::GroupCache<mimi_mls::hub::HubGroup>,
+    /// The registrar at the domain CA, if `[enrollment]` is configured.
+    pub(crate) registrar: Option<Arc<crate::enrollment::Registrar>>,
 }
 
 /// The parts of a [`Provider`] that `server::start` builds from files.
@@ -49,6 +53,7 @@ pub(crate) struct Parts<S> {
     pub queue_key: QueueKeyPair,
     pub http: reqwest::Client,
     pub identity_roots: Vec<Certificate>,
+    pub registrar: Option<crate::enrollment::Registrar>,
 }
 
 /// Most keys the provider's own token buckets remember at once.
@@ -63,6 +68,7 @@ impl<S: Storage> Provider<S> {
             queue_key,
             http,
             identity_roots,
+            registrar,
         } = parts;
         let (signing, signer, served) = signing_keys.into_parts();
         let signing_key = ActiveKey::new(signing.id, signer);
@@ -93,6 +99,8 @@ impl<S: Storage> Provider<S> {
             identity_roots: TrustAnchors::new(identity_roots),
             metrics: Arc::new(Metrics::new()),
             outbox: crate::ds::OutboxState::default(),
+            groups: crate::ds::GroupCache::default(),
+            registrar: registrar.map(Arc::new),
             key_package_policy,
             settings,
             storage,

@@ -28,6 +28,16 @@
 //!   OpenMLS with the device key and the provider's queue key, and the
 //!   WebSocket push ([`Listener`]). [`TestClient::post`] sends hand-made
 //!   bytes.
+//! - The hub (docs/wire-spec.md §14): [`TestClient::member`] makes the
+//!   device a real OpenMLS member (its chain, its device key as leaf key, a
+//!   fresh reference to its queue); [`TestClient::ds_request`] signs an
+//!   operation from the member's leaf, [`TestClient::group_operation`],
+//!   [`TestClient::welcome_information`] and
+//!   [`TestClient::external_commit_information`] go through the client
+//!   API's `hub` operation, and [`TestClient::fanout`] reads the
+//!   `FanoutMessage`s in the queue. [`TestProvider::hub_group`],
+//!   [`TestProvider::outbox_drained`] and the `hub_*` [`RowCounts`] show
+//!   what the hub stored.
 //!
 //! ```no_run
 //! use mimi_provider::testing::{Backend, TestFederation};
@@ -58,17 +68,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::{SinkExt, StreamExt};
+use mimi_credentials::RevokedSerial;
 use mimi_credentials::{
     Certificate, CertificateAuthority, Crl, KeyPair, PublicKey, SignatureScheme, Subject,
     TrustAnchors, Validity,
 };
 use mimi_identifiers::{DeviceId, Domain, Handle, UserId};
-use mimi_mls::test_utils::{KeyPackageParams, TestKeyPackage, TestSigner, key_package};
+use mimi_mls::test_utils::{KeyPackageParams, TestKeyPackage, TestMember, TestSigner, key_package};
 use mimi_storage::{
-    ClientRecord, ClientStore, KeyPackageStore, PostgresStorage, QueueId, QueueStore, SqliteStorage,
+    ClientRecord, ClientStore, GroupStore, KeyPackageStore, OutboxStore, PostgresStorage, QueueId,
+    QueueStore, SqliteStorage, StoredGroup,
 };
 use mimi_transport::https::{self, ResolverMap};
 use mimi_transport::{OCTET_STREAM, PROBLEM_JSON, PROBLEM_TYPE_PREFIX};
+use mimi_wire::client_api::{HubEndpoint, HubRequest};
+use mimi_wire::ds::{
+    DSOperation, DSRequest, DSRequestBody, DSResponse, ExternalCommitInfoRequest, FanoutMessage,
+    WelcomeInfoRequest,
+};
 use mimi_wire::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, ClientRequestBody, ClientRequestTbs,
     DeliverMessageRequest, DeliverMessageResponse, EventKind, FetchRequest, FetchResponse,
@@ -94,6 +111,8 @@ pub const POSTGRES_URL_VAR: &str = "MIMI_TEST_POSTGRES_URL";
 /// How long certificates of a [`TestPki`] are valid (from a minute ago).
 const CERT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 const HOUR: Duration = Duration::from_secs(3600);
+/// How often the kit polls a queue or an outbox while waiting.
+const POLL: Duration = Duration::from_millis(50);
 
 // --- Errors and answers ------------------------------------------------------
 
@@ -443,6 +462,45 @@ impl TestPki {
         let ca = self
             .domain_ca(domain)?
             .crl(&[], from, until, 1)
+            .map_err(setup("domain CA CRL"))?;
+        Ok(vec![root, ca])
+    }
+
+    /// Fresh CRLs for chains under each of `domains`' CAs: the identity
+    /// root's once, then each domain CA's (what a commit adding members of
+    /// several domains carries).
+    pub fn crls_for(&self, domains: &[&str]) -> Result<Vec<Crl>, TestError> {
+        let mut crls = Vec::with_capacity(domains.len() + 1);
+        for (i, name) in domains.iter().enumerate() {
+            let mut pair = self.crls(name)?;
+            if i > 0 {
+                pair.remove(0);
+            }
+            crls.extend(pair);
+        }
+        Ok(crls)
+    }
+
+    /// Fresh CRLs for a chain under `domain`'s CA, the domain CA's listing
+    /// `serials` as revoked an hour ago: a device certificate among them no
+    /// longer verifies.
+    pub fn crls_revoking(&self, domain: &str, serials: &[Vec<u8>]) -> Result<Vec<Crl>, TestError> {
+        let now = SystemTime::now();
+        let (from, until) = (now - HOUR, now + 23 * HOUR);
+        let revoked: Vec<RevokedSerial> = serials
+            .iter()
+            .map(|serial| RevokedSerial {
+                serial: serial.clone(),
+                revoked_at: now - HOUR,
+            })
+            .collect();
+        let root = self
+            .identity_root
+            .crl(&[], from, until, 2)
+            .map_err(setup("identity root CRL"))?;
+        let ca = self
+            .domain_ca(domain)?
+            .crl(&revoked, from, until, 2)
             .map_err(setup("domain CA CRL"))?;
         Ok(vec![root, ca])
     }
@@ -1000,6 +1058,19 @@ impl TestFederation {
         Ok(())
     }
 
+    /// Starts `domain`'s provider (its first instance) again after
+    /// [`TestProvider::stop`], on the same port, data directory and
+    /// database, and replaces the kit's HTTPS clients, so that no request
+    /// of a [`TestClient`] goes out on a connection the stopped provider
+    /// closed.
+    pub async fn start_again(&self, domain: &str) -> Result<(), TestError> {
+        self.provider(domain).start_again().await?;
+        let http = https::client(&[self.pki.tls_root_der()], &self.resolve)
+            .map_err(setup("HTTPS client"))?;
+        *self.http.write().unwrap_or_else(|e| e.into_inner()) = http;
+        Ok(())
+    }
+
     /// Stops every provider, closes its storage and drops its PostgreSQL
     /// database. Call it once at the end ([`FederationBuilder::run`] does).
     pub async fn shutdown(&self) {
@@ -1223,7 +1294,8 @@ macro_rules! with_provider {
 }
 
 /// Rows of the provider's tables: a snapshot to show that a refused request
-/// changed nothing.
+/// changed nothing. The `hub_*` fields are the hub's tables (mimi-storage
+/// migration 0004).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RowCounts {
     pub clients: i64,
@@ -1232,14 +1304,59 @@ pub struct RowCounts {
     pub queue_messages: i64,
     pub key_packages: i64,
     pub replay_seen: i64,
+    pub hub_groups: i64,
+    pub hub_group_states: i64,
+    pub hub_requests: i64,
+    pub hub_joiner_trees: i64,
+    pub hub_joiners: i64,
+    pub hub_messages: i64,
+    pub hub_outbox: i64,
+    pub hub_outbox_backoff: i64,
+}
+
+impl RowCounts {
+    /// The counts of the hub's tables alone: what a refused group operation
+    /// must leave as it was (the client API records the request ID of every
+    /// authenticated client request in `replay_seen`, whatever the hub says).
+    pub fn hub(&self) -> [i64; 8] {
+        [
+            self.hub_groups,
+            self.hub_group_states,
+            self.hub_requests,
+            self.hub_joiner_trees,
+            self.hub_joiners,
+            self.hub_messages,
+            self.hub_outbox,
+            self.hub_outbox_backoff,
+        ]
+    }
 }
 
 const ROW_COUNTS: &str = "SELECT \
     (SELECT COUNT(*) FROM clients), (SELECT COUNT(*) FROM handles), \
     (SELECT COUNT(*) FROM queues), (SELECT COUNT(*) FROM queue_messages), \
-    (SELECT COUNT(*) FROM key_packages), (SELECT COUNT(*) FROM replay_seen)";
+    (SELECT COUNT(*) FROM key_packages), (SELECT COUNT(*) FROM replay_seen), \
+    (SELECT COUNT(*) FROM hub_groups), (SELECT COUNT(*) FROM hub_group_states), \
+    (SELECT COUNT(*) FROM hub_requests), (SELECT COUNT(*) FROM hub_joiner_trees), \
+    (SELECT COUNT(*) FROM hub_joiners), (SELECT COUNT(*) FROM hub_messages), \
+    (SELECT COUNT(*) FROM hub_outbox), (SELECT COUNT(*) FROM hub_outbox_backoff)";
 
-type Counts = (i64, i64, i64, i64, i64, i64);
+type Counts = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
 
 impl ProviderHandle {
     fn of(running: &Running) -> Option<ProviderHandle> {
@@ -1268,7 +1385,22 @@ impl ProviderHandle {
                 .await
                 .map_err(|e| TestError::Storage(e.to_string()))?,
         };
-        let (clients, handles, queues, queue_messages, key_packages, replay_seen) = counts;
+        let (
+            clients,
+            handles,
+            queues,
+            queue_messages,
+            key_packages,
+            replay_seen,
+            hub_groups,
+            hub_group_states,
+            hub_requests,
+            hub_joiner_trees,
+            hub_joiners,
+            hub_messages,
+            hub_outbox,
+            hub_outbox_backoff,
+        ) = counts;
         Ok(RowCounts {
             clients,
             handles,
@@ -1276,6 +1408,14 @@ impl ProviderHandle {
             queue_messages,
             key_packages,
             replay_seen,
+            hub_groups,
+            hub_group_states,
+            hub_requests,
+            hub_joiner_trees,
+            hub_joiners,
+            hub_messages,
+            hub_outbox,
+            hub_outbox_backoff,
         })
     }
 }
@@ -1494,6 +1634,38 @@ impl TestProvider {
     /// The stored registration of `client_id` (a `mimi://` device URI).
     pub async fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, TestError> {
         with_provider!(self.handle(), p => p.storage().client(client_id).await.map_err(storage_error))
+    }
+
+    /// The hub's stored room `group_id` (epoch, state version, last group
+    /// sequence, state and GroupInfo), if this provider owns it.
+    pub async fn hub_group(&self, group_id: &[u8]) -> Result<Option<StoredGroup>, TestError> {
+        with_provider!(self.handle(), p => p.storage().load_group(group_id).await.map_err(storage_error))
+    }
+
+    /// Deliveries waiting in the hub's outbox, all destinations together.
+    pub async fn outbox_pending(&self) -> Result<u64, TestError> {
+        let depth = with_provider!(self.handle(), p => p.storage().outbox_depth().await.map_err(storage_error))?;
+        Ok(depth.iter().map(|d| d.pending).sum())
+    }
+
+    /// Waits until the hub's outbox is empty (every accepted message handed
+    /// to its members' providers), polling; an error after `within` (a guard
+    /// against a hanging test, not a timing assertion).
+    pub async fn outbox_drained(&self, within: Duration) -> Result<(), TestError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let pending = self.outbox_pending().await?;
+            if pending == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TestError::Http(format!(
+                    "{} still has {pending} deliveries in its outbox after {within:?}",
+                    self.domain
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Asks `user`'s provider for one KeyPackage per client of `user`
@@ -1795,13 +1967,7 @@ impl TestClient {
         &self,
         edit: impl FnOnce(&mut KeyPackageParams<'_>),
     ) -> Result<TestKeyPackage, TestError> {
-        let registration = self.registered()?;
-        let reference = mimi_mls::seal_queue_reference(
-            registration.queue_key(),
-            &self.domain,
-            registration.queue_id(),
-        )
-        .map_err(setup("sealing the queue ID"))?;
+        let reference = self.sealed_queue_reference()?;
         let signer = self.signer()?;
         let mut params = KeyPackageParams::new(&signer, self.chain_der(), reference);
         edit(&mut params);
@@ -1879,6 +2045,283 @@ impl TestClient {
             Err(e) => Err(TestError::Http(format!("WebSocket handshake: {e}"))),
         }
     }
+}
+
+// --- The hub, as a member uses it --------------------------------------------
+
+impl TestClient {
+    /// A reference to this device's queue for a leaf node: its provider's
+    /// domain and its queue ID freshly sealed to that provider's queue key
+    /// (as every KeyPackage has its own).
+    pub fn sealed_queue_reference(&self) -> Result<QueueReference, TestError> {
+        let registration = self.registered()?;
+        mimi_mls::seal_queue_reference(
+            registration.queue_key(),
+            &self.domain,
+            registration.queue_id(),
+        )
+        .map_err(setup("sealing the queue ID"))
+    }
+
+    /// This device as an MLS client (a real OpenMLS client, handshakes in
+    /// the clear for the hub): its certificate chain, its device key as the
+    /// leaf signature key, and a fresh reference to its queue. Register
+    /// first.
+    pub fn member(&self) -> Result<TestMember, TestError> {
+        TestMember::new(
+            self.chain_der(),
+            self.signer()?,
+            self.sealed_queue_reference()?,
+        )
+        .map_err(setup("MLS member"))
+    }
+
+    /// `body` signed as leaf `sender_index` with this device's key
+    /// (docs/wire-spec.md §14.1: `SignContent { "MIMI 1.0 DSRequest",
+    /// ClientSignatureTBS }`). The key is the leaf's when `sender_index` is
+    /// this device's leaf; anything else is a forgery the hub must refuse.
+    pub fn sign_ds_request(
+        &self,
+        body: DSRequestBody,
+        sender_index: u32,
+    ) -> Result<DSRequest, TestError> {
+        let signature = self
+            .key
+            .sign(&DSRequest::content_to_sign(&body, sender_index)?)
+            .map_err(setup("signing a DSRequest"))?;
+        Ok(DSRequest::new(body, sender_index, signature))
+    }
+
+    /// `operation` on `group_id`, created now with a fresh request ID,
+    /// signed from `member`'s leaf (this device's member).
+    pub fn ds_request(
+        &self,
+        member: &TestMember,
+        group_id: &[u8],
+        operation: DSOperation,
+    ) -> Result<DSRequest, TestError> {
+        let leaf = member.leaf_index().map_err(setup("the member's leaf"))?;
+        let body = DSRequestBody::new(group_id.to_vec(), now_ms(), operation)?;
+        self.sign_ds_request(body, leaf)
+    }
+
+    /// The client API's `hub` operation (docs/wire-spec.md §14.6) with
+    /// `request` for `endpoint` at `hub`, whatever it is: our provider
+    /// serves its own rooms and forwards the rest.
+    pub async fn hub_post(
+        &self,
+        hub: &Domain,
+        endpoint: HubEndpoint,
+        request: Vec<u8>,
+    ) -> Result<Reply, TestError> {
+        let body = HubRequest::new(hub, endpoint, request);
+        self.post(ClientOperation::Hub, self.signed(body)?).await
+    }
+
+    /// [`TestClient::hub_post`], its answer decoded; a refusal is
+    /// [`TestError::Refused`].
+    pub async fn hub(
+        &self,
+        hub: &Domain,
+        endpoint: HubEndpoint,
+        request: Vec<u8>,
+    ) -> Result<DSResponse, TestError> {
+        let answer = self.hub_post(hub, endpoint, request).await?.success()?;
+        Ok(DSResponse::decode(&answer)?)
+    }
+
+    /// Sends `request` to the room's hub (`/group_operation` through our
+    /// provider) and returns what the hub accepted: (epoch, group sequence,
+    /// hub timestamp).
+    pub async fn group_operation(
+        &self,
+        hub: &Domain,
+        request: &DSRequest,
+    ) -> Result<HubAccepted, TestError> {
+        match self
+            .hub(hub, HubEndpoint::GroupOperation, request.encode()?)
+            .await?
+        {
+            DSResponse::Accepted {
+                epoch,
+                group_sequence,
+                hub_timestamp_ms,
+            } => Ok(HubAccepted {
+                epoch,
+                group_sequence,
+                hub_timestamp_ms,
+            }),
+            other => Err(TestError::BadAnswer(format!(
+                "a group operation answered with {other:?}"
+            ))),
+        }
+    }
+
+    /// The signed `/welcome_information` request of `member` (this device's
+    /// member, added in `epoch`): its new leaf's key signs it.
+    pub fn welcome_info_request(
+        &self,
+        member: &TestMember,
+        group_id: &[u8],
+        epoch: u64,
+    ) -> Result<WelcomeInfoRequest, TestError> {
+        let key = member.signer().public_key().to_vec();
+        let created = now_ms();
+        let signature = self
+            .key
+            .sign(&WelcomeInfoRequest::content_to_sign(
+                group_id, epoch, &key, created,
+            )?)
+            .map_err(setup("signing a WelcomeInfoRequest"))?;
+        Ok(WelcomeInfoRequest::new(
+            group_id.to_vec(),
+            epoch,
+            key,
+            created,
+            signature,
+        ))
+    }
+
+    /// The ratchet tree of the epoch `member` was added in, from the hub
+    /// (`/welcome_information` through our provider).
+    pub async fn welcome_information(
+        &self,
+        hub: &Domain,
+        member: &TestMember,
+        group_id: &[u8],
+        epoch: u64,
+    ) -> Result<Vec<u8>, TestError> {
+        let request = self.welcome_info_request(member, group_id, epoch)?;
+        match self
+            .hub(hub, HubEndpoint::WelcomeInformation, request.encode()?)
+            .await?
+        {
+            DSResponse::WelcomeInfo { ratchet_tree } => Ok(ratchet_tree),
+            other => Err(TestError::BadAnswer(format!(
+                "/welcome_information answered with {other:?}"
+            ))),
+        }
+    }
+
+    /// The room's GroupInfo and ratchet tree for an external join by this
+    /// device (`/external_commit_information` through our provider): its
+    /// chain and fresh CRLs, signed with its key.
+    pub async fn external_commit_information(
+        &self,
+        hub: &Domain,
+        group_id: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), TestError> {
+        let chain = self.chain_der();
+        let crls: Vec<Vec<u8>> = self.crls.iter().map(|c| c.der().to_vec()).collect();
+        let created = now_ms();
+        let signature = self
+            .key
+            .sign(&ExternalCommitInfoRequest::content_to_sign(
+                group_id, &chain, &crls, created,
+            )?)
+            .map_err(setup("signing an ExternalCommitInfoRequest"))?;
+        let request =
+            ExternalCommitInfoRequest::new(group_id.to_vec(), chain, crls, created, signature);
+        match self
+            .hub(
+                hub,
+                HubEndpoint::ExternalCommitInformation,
+                request.encode()?,
+            )
+            .await?
+        {
+            DSResponse::ExternalCommitInfo {
+                group_info,
+                ratchet_tree,
+            } => Ok((group_info, ratchet_tree)),
+            other => Err(TestError::BadAnswer(format!(
+                "/external_commit_information answered with {other:?}"
+            ))),
+        }
+    }
+
+    /// The hub messages in this device's queue from `from_seq` on (at most
+    /// 1000), each with its queue sequence number, decoded.
+    pub async fn fanout(&self, from_seq: u64) -> Result<Vec<(u64, FanoutMessage)>, TestError> {
+        self.fetch(from_seq, mimi_wire::MAX_FETCH_LIMIT)
+            .await?
+            .into_messages()
+            .into_iter()
+            .map(|m| Ok((m.seq(), FanoutMessage::decode(m.message())?)))
+            .collect()
+    }
+
+    /// Polls the queue until it holds at least `count` hub messages from
+    /// `from_seq` on and returns them all; an error after `within` (a
+    /// guard against a hanging test, not a timing assertion).
+    pub async fn wait_fanout(
+        &self,
+        from_seq: u64,
+        count: usize,
+        within: Duration,
+    ) -> Result<Vec<(u64, FanoutMessage)>, TestError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let messages = self.fanout(from_seq).await?;
+            if messages.len() >= count {
+                return Ok(messages);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TestError::Http(format!(
+                    "{}: {} of {count} hub messages arrived within {within:?}",
+                    self.device,
+                    messages.len()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// What the hub answered to an accepted group operation
+/// (`DSResponse::Accepted`, docs/wire-spec.md §14.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubAccepted {
+    /// The group's epoch after the operation.
+    pub epoch: u64,
+    /// The operation's number in the group's sequence.
+    pub group_sequence: u64,
+    pub hub_timestamp_ms: u64,
+}
+
+/// The group ID of a GroupInfo (`MLSMessage`, RFC 9420 §6 and §12.4.3:
+/// version, wire format `mls_group_info`, then the GroupContext's version,
+/// cipher suite and `group_id<V>`), read without parsing the rest.
+pub fn group_id_of(group_info: &[u8]) -> Result<Vec<u8>, TestError> {
+    let bad = |why: &str| TestError::BadAnswer(format!("not a GroupInfo MLSMessage: {why}"));
+    if group_info.get(..4) != Some(&[0, 1, 0, 4][..]) {
+        return Err(bad("its header is not mls10 + mls_group_info"));
+    }
+    // GroupContext: version (2), cipher suite (2), then the group ID.
+    let rest = group_info.get(8..).ok_or_else(|| bad("truncated"))?;
+    let (&first, _) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+    // RFC 9420 §2.1.2 variable-length integer: 1, 2 or 4 bytes.
+    let (prefix, len) = match first >> 6 {
+        0 => (1, usize::from(first & 0x3f)),
+        1 => {
+            let b = rest.get(1).ok_or_else(|| bad("truncated"))?;
+            (2, (usize::from(first & 0x3f) << 8) | usize::from(*b))
+        }
+        2 => {
+            let b = rest.get(1..4).ok_or_else(|| bad("truncated"))?;
+            (
+                4,
+                (usize::from(first & 0x3f) << 24)
+                    | (usize::from(b[0]) << 16)
+                    | (usize::from(b[1]) << 8)
+                    | usize::from(b[2]),
+            )
+        }
+        _ => return Err(bad("a bad length prefix")),
+    };
+    rest.get(prefix..prefix + len)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| bad("its group ID is truncated"))
 }
 
 /// A TLS 1.3 client config trusting only `root`, without ALPN: HTTP/1.1, as

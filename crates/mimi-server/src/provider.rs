@@ -4,6 +4,10 @@
 //! `mimi-server provider rotate-key --config provider.toml [--overlap 24h]`:
 //! makes the next S2S signing key in the provider's data directory (offline:
 //! the provider need not run; a running one picks it up within a minute).
+//!
+//! `mimi-server provider invite --config provider.toml <user> [--expires 7d]`:
+//! creates a one-time invite code for the first device of `<user>`
+//! (docs/enrollment.md, "The provider side"); only its hash is stored.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +32,23 @@ enum Command {
     /// now + overlap; the current key stays published until the switch +
     /// overlap (draft-kohbrok-mimi-transport §5.1, docs/wire-spec.md §9).
     RotateKey(RotateArgs),
+    /// Creates a one-time invite for a user's first device (`[enrollment]`
+    /// with `registration = "invite"`): prints the code to hand to the user.
+    Invite(InviteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InviteArgs {
+    /// The provider's TOML config file (its storage holds the invites).
+    #[arg(long)]
+    config: PathBuf,
+    /// The user: a user name of the provider's domain (alice) or its
+    /// mimi:// user URI.
+    user: String,
+    /// How long the invite is valid: a number with s, m, h or d (e.g. 7d;
+    /// at most 90d).
+    #[arg(long, default_value = "7d", value_parser = parse_expiry)]
+    expires: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +65,7 @@ struct RotateArgs {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match (args.command, args.config) {
         (Some(Command::RotateKey(rotate)), _) => rotate_key(&rotate),
+        (Some(Command::Invite(invite)), _) => create_invite(&invite).await,
         (None, Some(config)) => {
             let settings = ProviderConfig::load(&config)?;
             mimi_provider::run(settings, shutdown_signal())
@@ -90,8 +112,48 @@ fn rotate_key(args: &RotateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn create_invite(args: &InviteArgs) -> anyhow::Result<()> {
+    let settings = ProviderConfig::load(&args.config)?;
+    let invite = mimi_provider::enrollment::invite(&settings, &args.user, args.expires)
+        .await
+        .context("cannot create the invite")?;
+    println!("invite for {}: {}", invite.user, invite.code);
+    println!(
+        "valid once, until Unix time {} ({} s from now); hand it to the user for their first device's enroll_user",
+        invite.expires_at_ms / 1000,
+        args.expires.as_secs()
+    );
+    Ok(())
+}
+
+/// An invite's lifetime: `<n>s`, `<n>m`, `<n>h` or `<n>d`, at most
+/// [`MAX_INVITE_LIFETIME`](mimi_provider::enrollment::MAX_INVITE_LIFETIME).
+fn parse_expiry(text: &str) -> Result<Duration, String> {
+    let lifetime = parse_duration(text)?;
+    let max = mimi_provider::enrollment::MAX_INVITE_LIFETIME;
+    if lifetime.is_zero() || lifetime > max {
+        return Err(format!(
+            "an invite lives 1s to {} days, not {text}",
+            max.as_secs() / (24 * 3600)
+        ));
+    }
+    Ok(lifetime)
+}
+
 /// `<n>s`, `<n>m`, `<n>h` or `<n>d`, at most [`MAX_OVERLAP`].
 fn parse_overlap(text: &str) -> Result<Duration, String> {
+    let overlap = parse_duration(text)?;
+    if overlap > MAX_OVERLAP {
+        return Err(format!(
+            "an overlap of {text} is longer than the {} days allowed",
+            MAX_OVERLAP.as_secs() / (24 * 3600)
+        ));
+    }
+    Ok(overlap)
+}
+
+/// `<n>s`, `<n>m`, `<n>h` or `<n>d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration: write a number with s, m, h or d, e.g. 24h");
     if text.len() > 16 {
         return Err(bad());
@@ -110,14 +172,9 @@ fn parse_overlap(text: &str) -> Result<Duration, String> {
         "d" => 24 * 3600,
         _ => return Err(bad()),
     };
-    let overlap = Duration::from_secs(number.checked_mul(unit).ok_or_else(bad)?);
-    if overlap > MAX_OVERLAP {
-        return Err(format!(
-            "an overlap of {text} is longer than the {} days allowed",
-            MAX_OVERLAP.as_secs() / (24 * 3600)
-        ));
-    }
-    Ok(overlap)
+    Ok(Duration::from_secs(
+        number.checked_mul(unit).ok_or_else(bad)?,
+    ))
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
@@ -171,5 +228,14 @@ mod tests {
                 .unwrap_err()
                 .contains("longer than the 30 days")
         );
+    }
+
+    #[test]
+    fn invite_lifetimes_parse_or_say_why_not() {
+        assert_eq!(parse_expiry("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_expiry("90d"), Ok(Duration::from_secs(90 * 86400)));
+        assert!(parse_expiry("0s").unwrap_err().contains("1s to 90 days"));
+        assert!(parse_expiry("91d").unwrap_err().contains("1s to 90 days"));
+        assert!(parse_expiry("7x").unwrap_err().contains("not a duration"));
     }
 }

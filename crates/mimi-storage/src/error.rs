@@ -81,6 +81,34 @@ pub enum StorageError {
     #[error("the handle {handle:?} belongs to another user: pick another handle")]
     HandleTaken { handle: String },
 
+    // --- Enrollment (EnrollmentStore). ----------------------------------------
+    /// An invite with this code hash exists already.
+    #[error("an invite with this code exists already: draw a new random code")]
+    InviteExists,
+
+    /// The invite spent is not one of the user's, or used, or expired.
+    #[error(
+        "no unused, unexpired invite with this code for {user_id:?}: ask the provider's operator for a new invite"
+    )]
+    InviteUnusable { user_id: String },
+
+    /// A first device of a user who has a device, or a first-device
+    /// enrollment of another device in progress.
+    #[error(
+        "the user {user_id:?} is taken: it has a registered device or another first device is enrolling; pick another user name, or enroll this device from a registered device of the user"
+    )]
+    UserTaken { user_id: String },
+
+    /// No client is registered under this ID.
+    #[error("no client {client_id:?} is registered: register it first")]
+    UnknownClient { client_id: String },
+
+    /// The client's key changed since it was read (a concurrent renewal).
+    #[error(
+        "the key of client {client_id:?} changed meanwhile (another renewal won): read the client again"
+    )]
+    ClientKeyChanged { client_id: String },
+
     // --- The hub's stores (GroupStore, OutboxStore). ---------------------------
     /// The group was never created.
     #[error("no group {}: create it with create_group first, or check the group ID", hex(.group_id))]

@@ -20,6 +20,9 @@
 //!   already accepted, and the ratchet trees kept for joiners.
 //! - [`OutboxStore`]: the hub's durable fan-out to member providers
 //!   (§5.7), per destination in order, retried with backoff.
+//! - [`EnrollmentStore`]: invites for users' first devices and enrollments
+//!   at the domain CA pending until the device registers
+//!   (docs/enrollment.md, "The provider side").
 //!
 //! Queue notifications ([`QueueStore::watcher`]) wake whoever waits on a
 //! queue once a commit enqueued to it: in process on SQLite, across
@@ -93,6 +96,7 @@
 
 use std::future::Future;
 
+mod enrollment;
 mod error;
 mod groups;
 mod migrate;
@@ -103,6 +107,9 @@ mod sqlite;
 mod tests;
 mod watch;
 
+pub use enrollment::{
+    EnrollmentStore, INVITE_HASH_LEN, Invite, MAX_INVITES_LISTED, PendingEnrollment,
+};
 pub use error::{StorageError, WatchError};
 pub use groups::{
     Accepted, ApplyOutcome, CreateOutcome, Delivery, EventId, FollowUp, GroupChange, GroupStore,
@@ -405,12 +412,24 @@ pub trait ClientStore: Send + Sync + 'static {
 
 /// Everything a provider stores: what both back ends implement.
 pub trait Storage:
-    QueueStore + KeyPackageStore + ReplayStore + ClientStore + GroupStore + OutboxStore
+    QueueStore
+    + KeyPackageStore
+    + ReplayStore
+    + ClientStore
+    + GroupStore
+    + OutboxStore
+    + EnrollmentStore
 {
 }
 
 impl<T> Storage for T where
-    T: QueueStore + KeyPackageStore + ReplayStore + ClientStore + GroupStore + OutboxStore
+    T: QueueStore
+        + KeyPackageStore
+        + ReplayStore
+        + ClientStore
+        + GroupStore
+        + OutboxStore
+        + EnrollmentStore
 {
 }
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::oneshot;
 
+mod enrollment;
 mod hub;
 
 use crate::migrate::{self, Dialect, Migration};
@@ -58,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "hub",
         sql: include_str!("../migrations/postgres/0004_hub.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "enrollment",
+        sql: include_str!("../migrations/postgres/0005_enrollment.sql"),
     },
 ];
 

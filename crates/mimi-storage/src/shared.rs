@@ -5,6 +5,7 @@
 
 use crate::{ClientRecord, EnqueueResult, QueueId, R, StorageError, from_db, hex};
 
+pub(crate) mod enrollment;
 pub(crate) mod hub;
 
 /// Statements both back ends run unchanged.

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+mod enrollment;
 mod hub;
 
 use crate::migrate::{self, Dialect, Migration};
@@ -52,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "hub",
         sql: include_str!("../migrations/sqlite/0004_hub.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "enrollment",
+        sql: include_str!("../migrations/sqlite/0005_enrollment.sql"),
     },
 ];
 

@@ -278,7 +278,10 @@ impl HubGroup {
     /// cover it. Returns its ProposalRef (RFC 9420 §5.2).
     ///
     /// On any error the group is unchanged.
-    pub fn self_remove(&mut self, proposal: &[u8]) -> Result<Vec<u8>, HubError> {
+    /// `signer` is the leaf that signed the request carrying the proposal: a
+    /// member may only hand in its own leave request (otherwise one member
+    /// could replay another's proposal at a time of its choosing).
+    pub fn self_remove(&mut self, proposal: &[u8], signer: u32) -> Result<Vec<u8>, HubError> {
         let message = parse_mls_message(proposal, "proposal")?;
         let public_message = self.current_public_message(message)?;
         if public_message.content_type() != ContentType::Proposal {
@@ -296,6 +299,14 @@ impl HubGroup {
             }
         };
         self.require_member(sender)?;
+        if sender.u32() != signer {
+            return Err(HubError::NotSelfRemove {
+                detail: format!(
+                    "the proposal is leaf {}'s, but the request is signed as leaf {signer}; a member hands in only its own leave request",
+                    sender.u32()
+                ),
+            });
+        }
         let processed = self
             .public
             .process_message(&crypto(), ProtocolMessage::from(public_message))

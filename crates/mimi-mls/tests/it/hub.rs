@@ -309,7 +309,15 @@ fn self_remove_must_be_committed() {
     let mut bob = w.member(B, "bob", "phone");
     w.add(&mut hub, &mut alice, &mut bob);
     let proposal = bob.self_remove_proposal().unwrap();
-    let reference = hub.self_remove(&proposal).unwrap();
+    // Only bob may hand in bob's leave request.
+    refused(
+        &mut hub,
+        HubError::NotSelfRemove {
+            detail: "the proposal is leaf 1's, but the request is signed as leaf 0; a member hands in only its own leave request".into(),
+        },
+        |hub| hub.self_remove(&proposal, 0),
+    );
+    let reference = hub.self_remove(&proposal, 1).unwrap();
     assert!(!reference.is_empty());
     assert_eq!(hub.queued_proposals(), 1);
     // The queued proposal is part of the stored state.
@@ -359,7 +367,7 @@ fn self_remove_refuses_removing_someone_else() {
         HubError::NotSelfRemove {
             detail: "leaf 1 proposes to remove leaf 0; only one's own leaf may be proposed for removal here".into(),
         },
-        |hub| hub.self_remove(&proposal),
+        |hub| hub.self_remove(&proposal, 1),
     );
 }
 
@@ -935,7 +943,7 @@ fn a_staged_commit_merges_only_onto_the_state_it_was_staged_on() {
         .unwrap();
     let next = staged.next_snapshot().unwrap();
     // Meanwhile bob asks to leave: the staged commit does not cover it.
-    hub.self_remove(&bob.self_remove_proposal().unwrap())
+    hub.self_remove(&bob.self_remove_proposal().unwrap(), 1)
         .unwrap();
     refused(&mut hub, HubError::StaleStagedCommit, |hub| {
         hub.merge(staged)
@@ -1001,13 +1009,13 @@ proptest! {
         let _ = HubGroup::create(&bytes, &bytes, &w.checks());
         let mut hub = HubGroup::from_snapshot(&w.snapshot).unwrap();
         let _ = hub.stage_commit(CommitKind::UpdateClient, &bytes, &bytes, &w.checks());
-        let _ = hub.self_remove(&bytes);
+        let _ = hub.self_remove(&bytes, 0);
         let _ = hub.check_application(&bytes);
         // Random bytes after a valid MLSMessage header reach deeper decoders.
         let mut framed = vec![0, 1, 0, 1];
         framed.extend_from_slice(&bytes);
         let _ = hub.stage_commit(CommitKind::UpdateClient, &framed, &bytes, &w.checks());
-        let _ = hub.self_remove(&framed);
+        let _ = hub.self_remove(&framed, 0);
         framed[3] = 2;
         let _ = hub.check_application(&framed);
         prop_assert_eq!(hub.to_snapshot().unwrap(), w.snapshot.clone());

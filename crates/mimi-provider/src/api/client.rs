@@ -54,6 +54,14 @@ pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
         )
         .route(ClientOperation::Listen.endpoint_path(), get(listen::<S>))
         .route(ClientOperation::Hub.endpoint_path(), post(hub::<S>))
+        .route(
+            ClientOperation::EnrollUser.endpoint_path(),
+            post(enroll_user::<S>),
+        )
+        .route(
+            ClientOperation::EnrollDevice.endpoint_path(),
+            post(enroll_device::<S>),
+        )
 }
 
 async fn queue_key<S: Storage>(
@@ -80,6 +88,42 @@ async fn register<S: Storage>(
     let bytes = read_body(&headers, body, limit).await?;
     let record = clients::register(&provider, &bytes).await?;
     octet_stream(RegisterResponse::new(record.queue_id, provider.queue_key.public()).encode()?)
+}
+
+/// `POST /client/v1/enroll_user`: the first device of a user asks to be
+/// pre-authorized at the domain CA (docs/enrollment.md).
+async fn enroll_user<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    // Its sender is not registered yet and each accepted request costs a
+    // call to the domain CA: limited per network address, with
+    // registrations.
+    let ip = super::peer_ip(peer);
+    provider.rate_limit(&[Spend {
+        key: format!("register from {ip}"),
+        limit: provider.settings.limits.registrations,
+        cost: 1,
+    }])?;
+    let limit = ClientOperation::EnrollUser.max_request_len();
+    let bytes = read_body(&headers, body, limit).await?;
+    let response = crate::enrollment::enroll_user(&provider, &bytes).await?;
+    octet_stream(response.encode()?)
+}
+
+/// `POST /client/v1/enroll_device`: a registered device enrolls another
+/// device of its user.
+async fn enroll_device<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let limit = ClientOperation::EnrollDevice.max_request_len();
+    let bytes = read_body(&headers, body, limit).await?;
+    let response = crate::enrollment::enroll_device(&provider, &bytes).await?;
+    octet_stream(response.encode()?)
 }
 
 /// Reads and authenticates a client request for `operation`.

@@ -17,12 +17,14 @@
 //!    one validated against (else the operation is stale and nothing
 //!    changes), number the operation in the group, and append one outbox
 //!    entry per member provider;
-//! 5. answer `DSResponse::Accepted`; the outbox worker ([`outbox`]) then
+//! 5. answer `DSResponse::Accepted`; the outbox worker (`ds::outbox`) then
 //!    delivers to every member's provider, in the hub's order.
 
+mod cache;
 mod fanout;
 pub(crate) mod outbox;
 
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use mimi_credentials::{Certificate, Crl, PublicKey, verify_chain};
@@ -38,6 +40,7 @@ use mimi_wire::ds::{
 };
 use mimi_wire::{DEFAULT_FRESHNESS_WINDOW_MS, check_freshness, labels};
 
+pub use cache::GroupCache;
 pub use outbox::{DELIVERY_DEDUP_MS, OutboxSettings, OutboxState};
 
 use crate::error::ProviderError;
@@ -73,7 +76,10 @@ pub async fn group_operation<S: Storage>(
 ) -> Result<DSResponse, ProviderError> {
     let request = DSRequest::decode(bytes)?;
     let operation = request.body().operation().request_type().as_str();
-    let result = handle(provider, origin, &request).await;
+    let result = match handle(provider, origin, &request).await {
+        Err(e) if e.kind() == "stale-epoch" => Err(replay_or(provider, &request, e).await),
+        other => other,
+    };
     let outcome = match &result {
         Ok(_) => "accepted",
         Err(e) => e.kind(),
@@ -124,8 +130,7 @@ async fn handle<S: Storage>(
         )
         .await;
     }
-    let stored = load(provider, body.group_id()).await?;
-    let group = HubGroup::from_snapshot(&stored.state).map_err(hub)?;
+    let (state_version, group) = current_group(provider, body.group_id()).await?;
     let sender = request.sender_index();
     let tbs = request.tbs()?;
     let verify_sender = |group: &HubGroup| {
@@ -133,7 +138,7 @@ async fn handle<S: Storage>(
             .verify_member_signature(sender, labels::DS_REQUEST, &tbs, request.signature())
             .map_err(hub)
     };
-    let (change, message, deliveries) = match body.operation() {
+    let (change, message, deliveries, next) = match body.operation() {
         DSOperation::SendMessage {
             application_message,
         } => {
@@ -151,19 +156,21 @@ async fn handle<S: Storage>(
                 },
                 application_message.as_slice().to_vec(),
                 deliveries,
+                None,
             )
         }
         DSOperation::SelfRemoveClient { proposal } => {
             verify_sender(&group)?;
-            let mut next = HubGroup::from_snapshot(&stored.state).map_err(hub)?;
-            next.self_remove(proposal.as_slice()).map_err(hub)?;
+            let mut next =
+                HubGroup::from_snapshot(&group.to_snapshot().map_err(hub)?).map_err(hub)?;
+            next.self_remove(proposal.as_slice(), sender).map_err(hub)?;
             let deliveries = fanout::deliveries(
                 group.queue_references().iter().map(|(l, r)| (*l, r)),
                 &[sender],
             )?;
             (
                 GroupChange::State {
-                    expected_state_version: stored.state_version,
+                    expected_state_version: state_version,
                     new_epoch: group.epoch(),
                     state: next.to_snapshot().map_err(hub)?,
                     group_info: None,
@@ -171,6 +178,7 @@ async fn handle<S: Storage>(
                 },
                 proposal.as_slice().to_vec(),
                 deliveries,
+                Some(next),
             )
         }
         operation => {
@@ -178,7 +186,9 @@ async fn handle<S: Storage>(
             let staged = group
                 .stage_commit(kind, update.commit(), update.group_info(), &checks)
                 .map_err(hub)?;
-            let outcome = staged.outcome();
+            let next_state = staged.next_snapshot().map_err(hub)?;
+            let (next_group, outcome) = staged.into_parts();
+            let outcome = &outcome;
             // The signer of the request is the committer: a member's leaf
             // before the commit, or an external joiner's new leaf.
             if kind == CommitKind::ExternalJoin {
@@ -219,9 +229,9 @@ async fn handle<S: Storage>(
                 _ => None,
             };
             let change = GroupChange::State {
-                expected_state_version: stored.state_version,
+                expected_state_version: state_version,
                 new_epoch: outcome.epoch,
-                state: staged.next_snapshot().map_err(hub)?,
+                state: next_state,
                 group_info: Some(outcome.group_info.clone()),
                 joiners,
             };
@@ -247,25 +257,117 @@ async fn handle<S: Storage>(
                 .apply_with_follow_up(body.group_id(), &change, &accepted, welcome.as_ref())
                 .await?
             {
-                ApplyOutcome::Applied { sequence } => Some(DSResponse::Accepted {
-                    epoch: outcome.epoch,
-                    group_sequence: sequence,
-                    hub_timestamp_ms: accepted.timestamp_ms,
-                }),
+                ApplyOutcome::Applied { sequence } => {
+                    provider
+                        .groups
+                        .put(body.group_id(), state_version + 1, Arc::new(next_group));
+                    Some(DSResponse::Accepted {
+                        epoch: outcome.epoch,
+                        group_sequence: sequence,
+                        hub_timestamp_ms: accepted.timestamp_ms,
+                    })
+                }
                 ApplyOutcome::Replay => None,
                 ApplyOutcome::Stale { epoch, .. } => return Err(stale(epoch)),
             };
             return response.ok_or_else(replayed);
         }
     };
-    apply(
+    let response = apply(
         provider,
         body.group_id(),
         &change,
         &accepted(message, deliveries),
     )
     .await?
-    .ok_or_else(replayed)
+    .ok_or_else(replayed)?;
+    if let Some(next) = next {
+        provider
+            .groups
+            .put(body.group_id(), state_version + 1, Arc::new(next));
+    }
+    Ok(response)
+}
+
+/// The group's current state, parsed: this process's copy if it is still
+/// the stored version, else read and parsed (a large room on the blocking
+/// pool, as it takes milliseconds).
+async fn current_group<S: Storage>(
+    provider: &Provider<S>,
+    group_id: &[u8],
+) -> Result<(u64, Arc<HubGroup>), ProviderError> {
+    let version = provider
+        .storage
+        .group_version(group_id)
+        .await?
+        .ok_or_else(no_room)?;
+    if let Some(group) = provider.groups.get(group_id, version.state_version) {
+        return Ok((version.state_version, group));
+    }
+    let stored = load(provider, group_id).await?;
+    let state = stored.state;
+    let group = if state.len() > PARSE_INLINE_MAX {
+        tokio::task::spawn_blocking(move || HubGroup::from_snapshot(&state))
+            .await
+            .map_err(|e| ProviderError::Internal(format!("parsing a group failed: {e}")))?
+    } else {
+        HubGroup::from_snapshot(&state)
+    }
+    .map_err(hub)?;
+    let group = Arc::new(group);
+    provider
+        .groups
+        .put(group_id, stored.state_version, group.clone());
+    Ok((stored.state_version, group))
+}
+
+/// Snapshots above this size are parsed off the async threads.
+const PARSE_INLINE_MAX: usize = 64 * 1024;
+
+/// A request refused as stale may be one the hub accepted before, sent
+/// again because its answer was lost: its state is the past by now, so it
+/// no longer validates. Its sender must learn that it was accepted (409
+/// `replay`), not that it was refused (409 `stale-epoch`): a member that
+/// drops a commit the group merged can never catch up, since its own commit
+/// is not delivered back to it.
+///
+/// The store has no read of the replay keys, so this asks
+/// [`GroupStore::apply`](mimi_storage::GroupStore::apply) with a change that
+/// is always stale (a message at an epoch no group reaches): by its contract
+/// the answer is `Replay` if the request was accepted before and `Stale`
+/// otherwise, and neither changes anything (a stale change does not even
+/// keep the replay key).
+async fn replay_or<S: Storage>(
+    provider: &Provider<S>,
+    request: &DSRequest,
+    stale: ProviderError,
+) -> ProviderError {
+    let body = request.body();
+    if matches!(body.operation(), DSOperation::CreateGroup { .. }) {
+        return stale;
+    }
+    let never = GroupChange::Message {
+        epoch: i64::MAX as u64,
+    };
+    let probe = Accepted {
+        request_id: *body.request_id(),
+        request_expires_at_ms: body.created_at_ms() + 2 * DEFAULT_FRESHNESS_WINDOW_MS,
+        timestamp_ms: now_ms(),
+        message: Vec::new(),
+        deliveries: Vec::new(),
+    };
+    match provider
+        .storage
+        .apply(body.group_id(), &never, &probe)
+        .await
+    {
+        Ok(ApplyOutcome::Replay) => replayed(),
+        Ok(ApplyOutcome::Stale { .. } | ApplyOutcome::Applied { .. }) => stale,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell a stale request from a replay");
+            stale
+        }
+    }
 }
 
 fn replayed() -> ProviderError {
@@ -411,11 +513,17 @@ async fn load<S: Storage>(
     provider: &Provider<S>,
     group_id: &[u8],
 ) -> Result<StoredGroup, ProviderError> {
-    provider.storage.load_group(group_id).await?.ok_or_else(|| {
-        ProviderError::NotFound(
-            "no room with this group ID at this hub; check the hub domain and the group ID".into(),
-        )
-    })
+    provider
+        .storage
+        .load_group(group_id)
+        .await?
+        .ok_or_else(no_room)
+}
+
+fn no_room() -> ProviderError {
+    ProviderError::NotFound(
+        "no room with this group ID at this hub; check the hub domain and the group ID".into(),
+    )
 }
 
 fn parse_crls(ders: &[&[u8]]) -> Result<Vec<Crl>, ProviderError> {
@@ -511,8 +619,7 @@ pub async fn welcome_information<S: Storage>(
         DEFAULT_FRESHNESS_WINDOW_MS,
     )
     .map_err(|e| ProviderError::Replay(e.to_string()))?;
-    let stored = load(provider, request.group_id()).await?;
-    let group = HubGroup::from_snapshot(&stored.state).map_err(hub)?;
+    let (_, group) = current_group(provider, request.group_id()).await?;
     group
         .verify_signature_with_key(
             request.joiner_signature_key(),

@@ -327,10 +327,16 @@ async fn s2s_endpoints_answer_429_over_their_rate_limit(backend: Backend) {
 /// `hub` operation's refusals are tested with real rooms (tests/it/hub.rs);
 /// here its request is only the body that an authenticated-but-roomless
 /// request gets (404), used where a refusal is expected anyway.
+///
+/// The enrollment operations need a domain CA (these providers have no
+/// `[enrollment]` and answer 501): tests/it/enrollment.rs covers them.
 fn operations_with_a_room_free_success() -> impl Iterator<Item = ClientOperation> {
-    ClientOperation::ALL
-        .into_iter()
-        .filter(|op| *op != ClientOperation::Hub)
+    ClientOperation::ALL.into_iter().filter(|op| {
+        !matches!(
+            op,
+            ClientOperation::Hub | ClientOperation::EnrollUser | ClientOperation::EnrollDevice
+        )
+    })
 }
 
 /// A body `client` may send to the endpoint of `operation`.
@@ -352,6 +358,17 @@ fn valid_body(operation: ClientOperation, client: &TestClient) -> ClientRequestB
         .into(),
         ClientOperation::KeyPackageCount => KeyPackageCountRequest::new(1).into(),
         ClientOperation::Listen => ListenRequest::new(1).into(),
+        ClientOperation::EnrollUser => mimi_wire::client_api::EnrollUserRequest::new(
+            "",
+            client.key().public_key().spki_der().to_vec(),
+        )
+        .into(),
+        ClientOperation::EnrollDevice => mimi_wire::client_api::EnrollDeviceRequest::new(
+            client.device_id(),
+            client.key().public_key().spki_der().to_vec(),
+        )
+        .unwrap()
+        .into(),
         // A message for a room that does not exist: refused by the hub once
         // the request is authenticated.
         ClientOperation::Hub => {

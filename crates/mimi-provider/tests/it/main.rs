@@ -9,6 +9,7 @@ mod harness;
 mod bad_input;
 mod config;
 mod discovery;
+mod enrollment;
 mod federation;
 mod hub;
 mod key_packages;

@@ -8,6 +8,7 @@ mod harness;
 mod clients;
 mod deliver;
 mod durability;
+mod enrollment;
 mod groups;
 mod key_packages;
 mod notifications;

@@ -16,6 +16,7 @@
 //! ([`ClientRequestTbs::signed_content`]).
 
 mod bodies;
+mod enrollment;
 mod operation;
 mod request;
 
@@ -23,6 +24,11 @@ pub use bodies::{
     AckRequest, AckResponse, FetchRequest, FetchResponse, HubEndpoint, HubRequest,
     KeyPackageCountRequest, KeyPackageCountResponse, ListenRequest, QueuedMessage, RegisterRequest,
     RegisterResponse, UploadKeyPackagesRequest, UploadKeyPackagesResponse,
+};
+pub use enrollment::{
+    EnrollDeviceRequest, EnrollUserRequest, EnrollmentResponse, MAX_DIRECTORY_URL_LEN,
+    MAX_EAB_KEY_LEN, MAX_EAB_KID_LEN, MAX_ENROLL_KEY_LEN, MAX_IDENTIFIER_TYPE_LEN,
+    MAX_IDENTIFIER_VALUE_LEN, MAX_INVITE_CODE_LEN, MAX_PREAUTHORIZED, PreauthorizedIdentifier,
 };
 pub use operation::ClientOperation;
 pub use request::{ClientRequest, ClientRequestBody, ClientRequestTbs};

@@ -8,11 +8,13 @@ use super::bodies::{
     AckRequest, FetchRequest, HubRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
     UploadKeyPackagesRequest,
 };
+use super::enrollment::{EnrollDeviceRequest, EnrollUserRequest};
 
 /// ```text
 /// enum {
 ///     reserved(0), register(1), fetch(2), ack(3), upload_key_packages(4),
-///     key_package_count(5), listen(6), hub(7), (255)
+///     key_package_count(5), listen(6), hub(7), enroll_user(8),
+///     enroll_device(9), (255)
 /// } ClientOperation;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,11 +35,17 @@ pub enum ClientOperation {
     /// A request for a room's hub, served or forwarded by the provider:
     /// [`HubRequest`].
     Hub = 7,
+    /// Enroll the first device of a user at the domain CA:
+    /// [`EnrollUserRequest`].
+    EnrollUser = 8,
+    /// Enroll another device of the signing device's user:
+    /// [`EnrollDeviceRequest`].
+    EnrollDevice = 9,
 }
 
 /// (operation, name, endpoint path, largest body): the single table. The body
 /// bounds are those of each request structure.
-const TABLE: [(ClientOperation, &str, &str, usize); 7] = [
+const TABLE: [(ClientOperation, &str, &str, usize); 9] = [
     (
         ClientOperation::Register,
         "register",
@@ -80,11 +88,23 @@ const TABLE: [(ClientOperation, &str, &str, usize); 7] = [
         "/client/v1/hub",
         HubRequest::MAX_LEN,
     ),
+    (
+        ClientOperation::EnrollUser,
+        "enroll_user",
+        "/client/v1/enroll_user",
+        EnrollUserRequest::MAX_LEN,
+    ),
+    (
+        ClientOperation::EnrollDevice,
+        "enroll_device",
+        "/client/v1/enroll_device",
+        EnrollDeviceRequest::MAX_LEN,
+    ),
 ];
 
 impl ClientOperation {
     /// Every operation, in wire-value order.
-    pub const ALL: [ClientOperation; 7] = [
+    pub const ALL: [ClientOperation; 9] = [
         ClientOperation::Register,
         ClientOperation::Fetch,
         ClientOperation::Ack,
@@ -92,6 +112,8 @@ impl ClientOperation {
         ClientOperation::KeyPackageCount,
         ClientOperation::Listen,
         ClientOperation::Hub,
+        ClientOperation::EnrollUser,
+        ClientOperation::EnrollDevice,
     ];
 
     fn row(self) -> &'static (ClientOperation, &'static str, &'static str, usize) {

@@ -9,6 +9,7 @@ use super::bodies::{
     AckRequest, FetchRequest, HubRequest, KeyPackageCountRequest, ListenRequest, RegisterRequest,
     UploadKeyPackagesRequest,
 };
+use super::enrollment::{EnrollDeviceRequest, EnrollUserRequest};
 use super::operation::ClientOperation;
 use super::{MAX_ANY_CLIENT_REQUEST_LEN, MAX_LISTEN_HEADER_LEN, MAX_SIGNATURE_LEN, REQUEST_ID_LEN};
 use crate::error::WireError;
@@ -28,6 +29,8 @@ pub enum ClientRequestBody {
     KeyPackageCount(KeyPackageCountRequest),
     Listen(ListenRequest),
     Hub(HubRequest),
+    EnrollUser(EnrollUserRequest),
+    EnrollDevice(EnrollDeviceRequest),
 }
 
 macro_rules! body_from {
@@ -47,7 +50,9 @@ body_from!(
     UploadKeyPackages(UploadKeyPackagesRequest),
     KeyPackageCount(KeyPackageCountRequest),
     Listen(ListenRequest),
-    Hub(HubRequest)
+    Hub(HubRequest),
+    EnrollUser(EnrollUserRequest),
+    EnrollDevice(EnrollDeviceRequest)
 );
 
 impl ClientRequestBody {
@@ -60,6 +65,8 @@ impl ClientRequestBody {
             ClientRequestBody::KeyPackageCount(_) => ClientOperation::KeyPackageCount,
             ClientRequestBody::Listen(_) => ClientOperation::Listen,
             ClientRequestBody::Hub(_) => ClientOperation::Hub,
+            ClientRequestBody::EnrollUser(_) => ClientOperation::EnrollUser,
+            ClientRequestBody::EnrollDevice(_) => ClientOperation::EnrollDevice,
         }
     }
 
@@ -73,6 +80,8 @@ impl ClientRequestBody {
             ClientRequestBody::KeyPackageCount(b) => b.encode(),
             ClientRequestBody::Listen(b) => b.encode(),
             ClientRequestBody::Hub(b) => b.encode(),
+            ClientRequestBody::EnrollUser(b) => b.encode(),
+            ClientRequestBody::EnrollDevice(b) => b.encode(),
         }
     }
 
@@ -99,6 +108,8 @@ impl ClientRequestBody {
             ClientOperation::KeyPackageCount => KeyPackageCountRequest::read(r)?.into(),
             ClientOperation::Listen => ListenRequest::read(r)?.into(),
             ClientOperation::Hub => HubRequest::read(r)?.into(),
+            ClientOperation::EnrollUser => EnrollUserRequest::read(r)?.into(),
+            ClientOperation::EnrollDevice => EnrollDeviceRequest::read(r)?.into(),
         })
     }
 }
@@ -113,6 +124,8 @@ fn body_name(operation: ClientOperation) -> &'static str {
         ClientOperation::KeyPackageCount => "KeyPackageCountRequest",
         ClientOperation::Listen => "ListenRequest",
         ClientOperation::Hub => "HubRequest",
+        ClientOperation::EnrollUser => "EnrollUserRequest",
+        ClientOperation::EnrollDevice => "EnrollDeviceRequest",
     }
 }
 

@@ -36,7 +36,7 @@ fn laptop() -> DeviceId {
 }
 
 /// The paths, names and values of docs/wire-spec.md §13.1.
-const OPERATIONS: [(ClientOperation, u8, &str, &str); 7] = [
+const OPERATIONS: [(ClientOperation, u8, &str, &str); 9] = [
     (
         ClientOperation::Register,
         1,
@@ -59,6 +59,18 @@ const OPERATIONS: [(ClientOperation, u8, &str, &str); 7] = [
     ),
     (ClientOperation::Listen, 6, "listen", "/client/v1/listen"),
     (ClientOperation::Hub, 7, "hub", "/client/v1/hub"),
+    (
+        ClientOperation::EnrollUser,
+        8,
+        "enroll_user",
+        "/client/v1/enroll_user",
+    ),
+    (
+        ClientOperation::EnrollDevice,
+        9,
+        "enroll_device",
+        "/client/v1/enroll_device",
+    ),
 ];
 
 #[test]
@@ -75,7 +87,7 @@ fn operation_table() {
         assert_eq!(path, format!("/client/v1/{name}"));
     }
     assert_eq!(ClientOperation::from_value(0), None);
-    assert_eq!(ClientOperation::from_value(8), None);
+    assert_eq!(ClientOperation::from_value(10), None);
     assert_eq!(
         ClientOperation::from_endpoint_path("/client/v1/Fetch"),
         None

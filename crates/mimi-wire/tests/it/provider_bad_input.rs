@@ -453,10 +453,10 @@ fn cases() -> Vec<Case> {
         case(
             "client: unknown operation",
             client_request,
-            client_request_raw(8, &[0; 8]),
+            client_request_raw(10, &[0; 8]),
             UnknownValue {
                 field: "ClientRequestTbs.operation",
-                value: 8,
+                value: 10,
             },
         ),
         case(
