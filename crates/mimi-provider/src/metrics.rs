@@ -335,9 +335,71 @@ pub async fn track(
     response
 }
 
+/// The hub's outbox per destination provider (read from storage by the
+/// caller): deliveries waiting, and attempts failed in a row. A destination
+/// whose failures grow is a member provider that is down.
+pub fn render_outbox(out: &mut String, outbox: &[mimi_storage::OutboxDepth]) {
+    header(
+        out,
+        "mimi_hub_outbox_pending",
+        "Deliveries waiting in the hub's outbox, by destination provider.",
+        "gauge",
+    );
+    for d in outbox {
+        let _ = writeln!(
+            out,
+            "mimi_hub_outbox_pending{{destination=\"{}\"}} {}",
+            d.destination, d.pending
+        );
+    }
+    header(
+        out,
+        "mimi_hub_outbox_failures",
+        "Delivery attempts failed in a row, by destination provider.",
+        "gauge",
+    );
+    for d in outbox {
+        let _ = writeln!(
+            out,
+            "mimi_hub_outbox_failures{{destination=\"{}\"}} {}",
+            d.destination, d.failures
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_the_hub_outbox_and_operations() {
+        let m = Metrics::new();
+        m.count_fanout(true);
+        m.count_fanout(true);
+        m.count_fanout(false);
+        m.count_hub_operation("send_message", "accepted");
+        m.count_hub_operation("add_clients", "stale-epoch");
+        let mut text = m.render(None);
+        render_outbox(
+            &mut text,
+            &[mimi_storage::OutboxDepth {
+                destination: "c.example".into(),
+                pending: 100,
+                failures: 3,
+            }],
+        );
+        for line in [
+            "mimi_hub_fanout_attempts_total{result=\"delivered\"} 2",
+            "mimi_hub_fanout_attempts_total{result=\"failed\"} 1",
+            "mimi_hub_operations_total{operation=\"send_message\",outcome=\"accepted\"} 1",
+            "mimi_hub_operations_total{operation=\"add_clients\",outcome=\"stale-epoch\"} 1",
+            "mimi_hub_outbox_pending{destination=\"c.example\"} 100",
+            "mimi_hub_outbox_failures{destination=\"c.example\"} 3",
+            "# TYPE mimi_hub_outbox_pending gauge",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
 
     #[test]
     fn renders_counters_histograms_and_gauges() {

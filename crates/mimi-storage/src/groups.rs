@@ -315,6 +315,16 @@ pub trait GroupStore: Send + Sync + 'static {
         follow_up: Option<&FollowUp>,
     ) -> impl Future<Output = R<ApplyOutcome>> + Send;
 
+    /// Whether the request `request_id` was accepted in the group (and its
+    /// replay key not yet purged): how a hub tells a resent request whose
+    /// answer was lost (a replay) from one that lost a race (stale). Reads
+    /// only.
+    fn accepted_request(
+        &self,
+        group_id: &[u8],
+        request_id: &RequestId,
+    ) -> impl Future<Output = R<bool>> + Send;
+
     /// The ratchet tree of `epoch` (§5.3 `/welcome_information`), if
     /// `signature_key` at `provider_domain` was recorded as a joiner of that
     /// epoch and the tree has not expired at `now_ms`; otherwise `None`

@@ -55,9 +55,14 @@ async fn render_metrics<S: Storage>(State(provider): State<Arc<Provider<S>>>) ->
             None
         }
     };
+    let mut text = provider.metrics.render(depth);
+    match provider.storage.outbox_depth().await {
+        Ok(outbox) => metrics::render_outbox(&mut text, &outbox),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the hub's outbox"),
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        provider.metrics.render(depth),
+        text,
     )
         .into_response()
 }

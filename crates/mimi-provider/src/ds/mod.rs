@@ -330,13 +330,9 @@ const PARSE_INLINE_MAX: usize = 64 * 1024;
 /// `replay`), not that it was refused (409 `stale-epoch`): a member that
 /// drops a commit the group merged can never catch up, since its own commit
 /// is not delivered back to it.
+/// The hub's replay keys tell ([`GroupStore::accepted_request`]).
 ///
-/// The store has no read of the replay keys, so this asks
-/// [`GroupStore::apply`](mimi_storage::GroupStore::apply) with a change that
-/// is always stale (a message at an epoch no group reaches): by its contract
-/// the answer is `Replay` if the request was accepted before and `Stale`
-/// otherwise, and neither changes anything (a stale change does not even
-/// keep the replay key).
+/// [`GroupStore::accepted_request`]: mimi_storage::GroupStore::accepted_request
 async fn replay_or<S: Storage>(
     provider: &Provider<S>,
     request: &DSRequest,
@@ -346,23 +342,13 @@ async fn replay_or<S: Storage>(
     if matches!(body.operation(), DSOperation::CreateGroup { .. }) {
         return stale;
     }
-    let never = GroupChange::Message {
-        epoch: i64::MAX as u64,
-    };
-    let probe = Accepted {
-        request_id: *body.request_id(),
-        request_expires_at_ms: body.created_at_ms() + 2 * DEFAULT_FRESHNESS_WINDOW_MS,
-        timestamp_ms: now_ms(),
-        message: Vec::new(),
-        deliveries: Vec::new(),
-    };
     match provider
         .storage
-        .apply(body.group_id(), &never, &probe)
+        .accepted_request(body.group_id(), body.request_id())
         .await
     {
-        Ok(ApplyOutcome::Replay) => replayed(),
-        Ok(ApplyOutcome::Stale { .. } | ApplyOutcome::Applied { .. }) => stale,
+        Ok(true) => replayed(),
+        Ok(false) => stale,
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell a stale request from a replay");
             stale

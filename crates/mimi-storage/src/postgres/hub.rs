@@ -21,8 +21,8 @@ use crate::shared::hub::{
 };
 use crate::{
     Accepted, ApplyOutcome, CreateOutcome, EventId, FollowUp, GroupChange, GroupStore,
-    GroupVersion, NewGroup, NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, R, StorageError,
-    StoredGroup, to_db,
+    GroupVersion, NewGroup, NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, R, RequestId,
+    StorageError, StoredGroup, to_db,
 };
 
 /// Records the request as seen; `false` if it was recorded before.
@@ -262,6 +262,16 @@ impl GroupStore for PostgresStorage {
         Ok(ApplyOutcome::Applied {
             sequence: crate::from_db("a sequence number", sequence)?,
         })
+    }
+
+    async fn accepted_request(&self, group_id: &[u8], request_id: &RequestId) -> R<bool> {
+        check_group_id(group_id)?;
+        let found: Option<i32> = sqlx::query_scalar(sql::ACCEPTED_REQUEST)
+            .bind(group_id)
+            .bind(&request_id[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     async fn joiner_tree(

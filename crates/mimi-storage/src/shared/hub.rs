@@ -16,6 +16,9 @@ pub(crate) mod sql {
         "INSERT INTO hub_requests (group_id, request_id, expires_at_ms)
          VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
+    pub const ACCEPTED_REQUEST: &str =
+        "SELECT 1 FROM hub_requests WHERE group_id = $1 AND request_id = $2";
+
     pub const INSERT_GROUP: &str =
         "INSERT INTO hub_groups (group_id, epoch, state_version, last_seq, created_at_ms)
          VALUES ($1, $2, 1, 1, $3) ON CONFLICT DO NOTHING";

@@ -353,6 +353,11 @@ async fn a_replayed_request_changes_nothing<T: Backend>(backend: T) {
     );
     assert_eq!(hub_rows(&backend, &s).await, before);
     assert_eq!(s.load_group(GROUP).await.unwrap().unwrap().sequence, 2);
+    // What the hub asks of a request refused as stale: accepted before?
+    assert!(s.accepted_request(GROUP, &[2; 16]).await.unwrap());
+    assert!(s.accepted_request(GROUP, &[1; 16]).await.unwrap());
+    assert!(!s.accepted_request(GROUP, &[3; 16]).await.unwrap());
+    assert!(!s.accepted_request(b"room-2", &[2; 16]).await.unwrap());
     // The key is group and request ID together.
     assert_eq!(
         s.create_group(&new_group(b"room-2"), &accepted(9, &[]))
