@@ -101,17 +101,15 @@ async fn handle<S: Storage>(
     check_freshness(body.created_at_ms(), now, DEFAULT_FRESHNESS_WINDOW_MS)
         .map_err(|e| ProviderError::Replay(e.to_string()))?;
     let crls = parse_crls(&body.operation().crls())?;
-    let checks = Checks {
-        roots: &provider.identity_roots,
-        crls: &crls,
-        now: UNIX_EPOCH + Duration::from_millis(now),
-    };
-    let accepted = |message: Vec<u8>, deliveries: Vec<Delivery>| Accepted {
-        request_id: *body.request_id(),
-        request_expires_at_ms: body.created_at_ms() + 2 * DEFAULT_FRESHNESS_WINDOW_MS,
-        timestamp_ms: now,
-        message,
-        deliveries,
+    let ctx = Ctx {
+        request,
+        tbs: request.tbs()?,
+        checks: Checks {
+            roots: &provider.identity_roots,
+            crls: &crls,
+            now: UNIX_EPOCH + Duration::from_millis(now),
+        },
+        now,
     };
     if let DSOperation::CreateGroup {
         group_info,
@@ -122,171 +120,243 @@ async fn handle<S: Storage>(
         return create_group(
             provider,
             origin,
-            request,
+            &ctx,
             group_info.as_slice(),
             ratchet_tree.as_slice(),
-            &checks,
-            accepted(Vec::new(), Vec::new()),
         )
         .await;
     }
     let (state_version, group) = current_group(provider, body.group_id()).await?;
-    let sender = request.sender_index();
-    let tbs = request.tbs()?;
-    let verify_sender = |group: &HubGroup| {
-        group
-            .verify_member_signature(sender, labels::DS_REQUEST, &tbs, request.signature())
-            .map_err(hub)
-    };
-    let (change, message, deliveries, next) = match body.operation() {
+    let decision = match body.operation() {
         DSOperation::SendMessage {
             application_message,
-        } => {
-            verify_sender(&group)?;
-            group
-                .check_application(application_message.as_slice())
-                .map_err(hub)?;
-            let deliveries = fanout::deliveries(
-                group.queue_references().iter().map(|(l, r)| (*l, r)),
-                &[sender],
-            )?;
-            (
-                GroupChange::Message {
-                    epoch: group.epoch(),
-                },
-                application_message.as_slice().to_vec(),
-                deliveries,
-                None,
-            )
-        }
+        } => send_message(&ctx, &group, application_message.as_slice())?,
         DSOperation::SelfRemoveClient { proposal } => {
-            verify_sender(&group)?;
-            let mut next =
-                HubGroup::from_snapshot(&group.to_snapshot().map_err(hub)?).map_err(hub)?;
-            next.self_remove(proposal.as_slice(), sender).map_err(hub)?;
-            let deliveries = fanout::deliveries(
-                group.queue_references().iter().map(|(l, r)| (*l, r)),
-                &[sender],
-            )?;
-            (
-                GroupChange::State {
-                    expected_state_version: state_version,
-                    new_epoch: group.epoch(),
-                    state: next.to_snapshot().map_err(hub)?,
-                    group_info: None,
-                    joiners: None,
-                },
-                proposal.as_slice().to_vec(),
-                deliveries,
-                Some(next),
-            )
+            self_remove(&ctx, &group, state_version, proposal.as_slice())?
         }
-        operation => {
-            let (kind, update) = commit_kind(operation)?;
-            let staged = group
-                .stage_commit(kind, update.commit(), update.group_info(), &checks)
-                .map_err(hub)?;
-            let next_state = staged.next_snapshot().map_err(hub)?;
-            let (next_group, outcome) = staged.into_parts();
-            let outcome = &outcome;
-            // The signer of the request is the committer: a member's leaf
-            // before the commit, or an external joiner's new leaf.
-            if kind == CommitKind::ExternalJoin {
-                let joiner = outcome
+        operation => commit(&ctx, &group, state_version, operation)?,
+    };
+    store(provider, &ctx, state_version, decision).await
+}
+
+/// What every operation is checked with.
+struct Ctx<'a> {
+    request: &'a DSRequest,
+    /// The request's `ClientSignatureTBS`.
+    tbs: Vec<u8>,
+    checks: Checks<'a>,
+    now: u64,
+}
+
+impl Ctx<'_> {
+    fn sender(&self) -> u32 {
+        self.request.sender_index()
+    }
+
+    /// The request signature under the sender leaf's key in `group`.
+    fn verify_sender(&self, group: &HubGroup) -> Result<(), ProviderError> {
+        group
+            .verify_member_signature(
+                self.sender(),
+                labels::DS_REQUEST,
+                &self.tbs,
+                self.request.signature(),
+            )
+            .map_err(hub)
+    }
+
+    /// The operation as the store records it, with `message` for
+    /// `deliveries`.
+    fn accepted(&self, message: Vec<u8>, deliveries: Vec<Delivery>) -> Accepted {
+        let body = self.request.body();
+        Accepted {
+            request_id: *body.request_id(),
+            request_expires_at_ms: body.created_at_ms() + 2 * DEFAULT_FRESHNESS_WINDOW_MS,
+            timestamp_ms: self.now,
+            message,
+            deliveries,
+        }
+    }
+}
+
+/// An operation that passed every check: what to store, and the parsed
+/// group it leads to (kept in this process's cache once stored).
+struct Decision {
+    change: GroupChange,
+    accepted: Accepted,
+    /// An add's Welcome, stored with the commit.
+    follow_up: Option<FollowUp>,
+    next: Option<HubGroup>,
+    epoch: u64,
+}
+
+/// `send_message`: a PrivateMessage of this group and epoch, to every
+/// member but its sender.
+fn send_message(
+    ctx: &Ctx<'_>,
+    group: &HubGroup,
+    message: &[u8],
+) -> Result<Decision, ProviderError> {
+    ctx.verify_sender(group)?;
+    group.check_application(message).map_err(hub)?;
+    let deliveries = everyone_but(group, ctx.sender())?;
+    Ok(Decision {
+        change: GroupChange::Message {
+            epoch: group.epoch(),
+        },
+        accepted: ctx.accepted(message.to_vec(), deliveries),
+        follow_up: None,
+        next: None,
+        epoch: group.epoch(),
+    })
+}
+
+/// `self_remove_client`: the member's own Remove proposal, queued until a
+/// commit covers it, and sent to every other member.
+fn self_remove(
+    ctx: &Ctx<'_>,
+    group: &HubGroup,
+    state_version: u64,
+    proposal: &[u8],
+) -> Result<Decision, ProviderError> {
+    ctx.verify_sender(group)?;
+    let mut next = HubGroup::from_snapshot(&group.to_snapshot().map_err(hub)?).map_err(hub)?;
+    next.self_remove(proposal, ctx.sender()).map_err(hub)?;
+    let deliveries = everyone_but(group, ctx.sender())?;
+    Ok(Decision {
+        change: GroupChange::State {
+            expected_state_version: state_version,
+            new_epoch: group.epoch(),
+            state: next.to_snapshot().map_err(hub)?,
+            group_info: None,
+            joiners: None,
+        },
+        accepted: ctx.accepted(proposal.to_vec(), deliveries),
+        follow_up: None,
+        next: Some(next),
+        epoch: group.epoch(),
+    })
+}
+
+/// A commit (add, remove, update, external join): validated against the
+/// group, signed by its committer, sent to every member of the old epoch
+/// but its sender; an add's Welcome goes to the new members.
+fn commit(
+    ctx: &Ctx<'_>,
+    group: &HubGroup,
+    state_version: u64,
+    operation: &DSOperation,
+) -> Result<Decision, ProviderError> {
+    let (kind, update) = commit_kind(operation)?;
+    let staged = group
+        .stage_commit(kind, update.commit(), update.group_info(), &ctx.checks)
+        .map_err(hub)?;
+    let state = staged.next_snapshot().map_err(hub)?;
+    let (next, outcome) = staged.into_parts();
+    verify_committer(ctx, group, &outcome)?;
+    let follow_up = match operation {
+        DSOperation::AddClients { welcome, .. } => Some(FollowUp {
+            message: welcome.as_slice().to_vec(),
+            deliveries: fanout::deliveries(
+                outcome
                     .added
                     .iter()
-                    .find(|m| m.leaf_index == outcome.committer)
-                    .ok_or_else(|| {
-                        ProviderError::Internal("an external join without its joiner".into())
-                    })?;
-                if sender != outcome.committer {
-                    return Err(ProviderError::Forbidden(format!(
-                        "the request is signed as leaf {sender}, but the external commit's joiner is leaf {}",
-                        outcome.committer
-                    )));
-                }
-                group
-                    .verify_signature_with_key(
-                        &joiner.signature_key,
-                        labels::DS_REQUEST,
-                        &tbs,
-                        request.signature(),
-                    )
-                    .map_err(hub)?;
-            } else {
-                if sender != outcome.committer {
-                    return Err(ProviderError::Forbidden(format!(
-                        "the request is signed as leaf {sender}, but the commit is leaf {}'s",
-                        outcome.committer
-                    )));
-                }
-                verify_sender(&group)?;
-            }
-            let deliveries = commit_deliveries(&group, outcome, sender)?;
-            let joiners = joiners(provider, outcome, now)?;
-            let welcome = match operation {
-                DSOperation::AddClients { welcome, .. } => Some(welcome.as_slice().to_vec()),
-                _ => None,
-            };
-            let change = GroupChange::State {
-                expected_state_version: state_version,
-                new_epoch: outcome.epoch,
-                state: next_state,
-                group_info: Some(outcome.group_info.clone()),
-                joiners,
-            };
-            let welcome_deliveries = match &welcome {
-                Some(_) => fanout::deliveries(
-                    outcome
-                        .added
-                        .iter()
-                        .map(|m| (m.leaf_index, &m.queue_reference)),
-                    &[],
-                )?,
-                None => Vec::new(),
-            };
-            // The Welcome is the operation's second message, numbered right
-            // after the commit and stored in the same transaction.
-            let welcome = welcome.map(|message| FollowUp {
-                message,
-                deliveries: welcome_deliveries,
-            });
-            let accepted = accepted(update.commit().to_vec(), deliveries);
-            let response = match provider
-                .storage
-                .apply_with_follow_up(body.group_id(), &change, &accepted, welcome.as_ref())
-                .await?
-            {
-                ApplyOutcome::Applied { sequence } => {
-                    provider
-                        .groups
-                        .put(body.group_id(), state_version + 1, Arc::new(next_group));
-                    Some(DSResponse::Accepted {
-                        epoch: outcome.epoch,
-                        group_sequence: sequence,
-                        hub_timestamp_ms: accepted.timestamp_ms,
-                    })
-                }
-                ApplyOutcome::Replay => None,
-                ApplyOutcome::Stale { epoch, .. } => return Err(stale(epoch)),
-            };
-            return response.ok_or_else(replayed);
-        }
+                    .map(|m| (m.leaf_index, &m.queue_reference)),
+                &[],
+            )?,
+        }),
+        _ => None,
     };
-    let response = apply(
-        provider,
-        body.group_id(),
-        &change,
-        &accepted(message, deliveries),
-    )
-    .await?
-    .ok_or_else(replayed)?;
-    if let Some(next) = next {
-        provider
-            .groups
-            .put(body.group_id(), state_version + 1, Arc::new(next));
+    Ok(Decision {
+        change: GroupChange::State {
+            expected_state_version: state_version,
+            new_epoch: outcome.epoch,
+            state,
+            group_info: Some(outcome.group_info.clone()),
+            joiners: joiners(&outcome, ctx.now),
+        },
+        accepted: ctx.accepted(
+            update.commit().to_vec(),
+            commit_deliveries(group, &outcome, ctx.sender())?,
+        ),
+        follow_up,
+        next: Some(next),
+        epoch: outcome.epoch,
+    })
+}
+
+/// The signer of a commit's request is its committer: a member's leaf
+/// before the commit, or an external joiner's new leaf.
+fn verify_committer(
+    ctx: &Ctx<'_>,
+    group: &HubGroup,
+    outcome: &CommitOutcome,
+) -> Result<(), ProviderError> {
+    let sender = ctx.sender();
+    if sender != outcome.committer {
+        return Err(ProviderError::Forbidden(format!(
+            "the request is signed as leaf {sender}, but the commit is leaf {}'s",
+            outcome.committer
+        )));
     }
-    Ok(response)
+    if outcome.kind != CommitKind::ExternalJoin {
+        return ctx.verify_sender(group);
+    }
+    let joiner = outcome
+        .added
+        .iter()
+        .find(|m| m.leaf_index == outcome.committer)
+        .ok_or_else(|| ProviderError::Internal("an external join without its joiner".into()))?;
+    group
+        .verify_signature_with_key(
+            &joiner.signature_key,
+            labels::DS_REQUEST,
+            &ctx.tbs,
+            ctx.request.signature(),
+        )
+        .map_err(hub)
+}
+
+/// One delivery per provider for every member but `sender`.
+fn everyone_but(group: &HubGroup, sender: u32) -> Result<Vec<Delivery>, ProviderError> {
+    let members = group.queue_references();
+    fanout::deliveries(members.iter().map(|(l, r)| (*l, r)), &[sender])
+}
+
+/// Stores a decision in one transaction and answers; the new parsed state
+/// goes to this process's cache.
+async fn store<S: Storage>(
+    provider: &Provider<S>,
+    ctx: &Ctx<'_>,
+    state_version: u64,
+    decision: Decision,
+) -> Result<DSResponse, ProviderError> {
+    let group_id = ctx.request.body().group_id();
+    let outcome = provider
+        .storage
+        .apply_with_follow_up(
+            group_id,
+            &decision.change,
+            &decision.accepted,
+            decision.follow_up.as_ref(),
+        )
+        .await?;
+    match outcome {
+        ApplyOutcome::Applied { sequence } => {
+            if let Some(next) = decision.next {
+                provider
+                    .groups
+                    .put(group_id, state_version + 1, Arc::new(next));
+            }
+            Ok(DSResponse::Accepted {
+                epoch: decision.epoch,
+                group_sequence: sequence,
+                hub_timestamp_ms: decision.accepted.timestamp_ms,
+            })
+        }
+        ApplyOutcome::Replay => Err(replayed()),
+        ApplyOutcome::Stale { epoch, .. } => Err(stale(epoch)),
+    }
 }
 
 /// The group's current state, parsed: this process's copy if it is still
@@ -362,27 +432,6 @@ fn replayed() -> ProviderError {
     )
 }
 
-/// Stores an operation; `None` if it was a replay.
-async fn apply<S: Storage>(
-    provider: &Provider<S>,
-    group_id: &[u8],
-    change: &GroupChange,
-    accepted: &Accepted,
-) -> Result<Option<DSResponse>, ProviderError> {
-    match provider.storage.apply(group_id, change, accepted).await? {
-        ApplyOutcome::Applied { sequence } => Ok(Some(DSResponse::Accepted {
-            epoch: match change {
-                GroupChange::Message { epoch } => *epoch,
-                GroupChange::State { new_epoch, .. } => *new_epoch,
-            },
-            group_sequence: sequence,
-            hub_timestamp_ms: accepted.timestamp_ms,
-        })),
-        ApplyOutcome::Replay => Ok(None),
-        ApplyOutcome::Stale { epoch, .. } => Err(stale(epoch)),
-    }
-}
-
 fn stale(epoch: u64) -> ProviderError {
     ProviderError::Hub {
         kind: "stale-epoch",
@@ -395,31 +444,23 @@ fn stale(epoch: u64) -> ProviderError {
 async fn create_group<S: Storage>(
     provider: &Provider<S>,
     origin: &Origin,
-    request: &DSRequest,
+    ctx: &Ctx<'_>,
     group_info: &[u8],
     ratchet_tree: &[u8],
-    checks: &Checks<'_>,
-    accepted: Accepted,
 ) -> Result<DSResponse, ProviderError> {
     if *origin != Origin::Local {
         return Err(ProviderError::Forbidden(
             "rooms are created at the hub of the creator's own provider; send create_group through your provider's client API".into(),
         ));
     }
-    let group = HubGroup::create(group_info, ratchet_tree, checks).map_err(hub)?;
-    if group.group_id() != request.body().group_id() {
+    let group = HubGroup::create(group_info, ratchet_tree, &ctx.checks).map_err(hub)?;
+    if group.group_id() != ctx.request.body().group_id() {
         return Err(ProviderError::Invalid(
             "the request's group_id is not the GroupInfo's group ID; send the ID of the group you create".into(),
         ));
     }
-    group
-        .verify_member_signature(
-            request.sender_index(),
-            labels::DS_REQUEST,
-            &request.tbs()?,
-            request.signature(),
-        )
-        .map_err(hub)?;
+    ctx.verify_sender(&group)?;
+    let accepted = ctx.accepted(Vec::new(), Vec::new());
     let new = NewGroup {
         group_id: group.group_id().to_vec(),
         epoch: group.epoch(),
@@ -428,11 +469,15 @@ async fn create_group<S: Storage>(
         created_at_ms: accepted.timestamp_ms,
     };
     match provider.storage.create_group(&new, &accepted).await? {
-        CreateOutcome::Created => Ok(DSResponse::Accepted {
-            epoch: group.epoch(),
-            group_sequence: 1,
-            hub_timestamp_ms: accepted.timestamp_ms,
-        }),
+        CreateOutcome::Created => {
+            let epoch = group.epoch();
+            provider.groups.put(&new.group_id, 1, Arc::new(group));
+            Ok(DSResponse::Accepted {
+                epoch,
+                group_sequence: 1,
+                hub_timestamp_ms: accepted.timestamp_ms,
+            })
+        }
         CreateOutcome::Replay => Err(replayed()),
     }
 }
@@ -461,15 +506,11 @@ fn commit_deliveries(
 }
 
 /// The joiners of an add, who may fetch the new epoch's tree.
-fn joiners<S>(
-    _provider: &Provider<S>,
-    outcome: &CommitOutcome,
-    now: u64,
-) -> Result<Option<NewJoiners>, ProviderError> {
+fn joiners(outcome: &CommitOutcome, now: u64) -> Option<NewJoiners> {
     if outcome.kind != CommitKind::AddClients || outcome.added.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(NewJoiners {
+    Some(NewJoiners {
         ratchet_tree: outcome.ratchet_tree.clone(),
         members: outcome
             .added
@@ -480,7 +521,7 @@ fn joiners<S>(
             })
             .collect(),
         expires_at_ms: now + JOINER_TREE_LIFETIME_MS,
-    }))
+    })
 }
 
 fn commit_kind(
