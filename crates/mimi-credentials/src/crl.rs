@@ -10,12 +10,36 @@ use der::{Decode, Encode};
 use x509_cert::crl::CertificateList;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use crate::cert::{pem_blocks, to_pem};
+use crate::cert::{Certificate, pem_blocks, to_pem, unix};
 use crate::error::CertificateError;
+use crate::issue::MAX_CRL_LIFETIME;
+use crate::key;
 
 /// Largest CRL we parse: about 35 bytes per revoked serial, so room for
 /// some 240,000 (BENCHMARKS.md).
 pub const MAX_CRL_LEN: usize = 8 * 1024 * 1024;
+
+/// Why a CRL is not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrlError {
+    #[error("its issuer's keyUsage does not allow signing CRLs")]
+    NotACrlSigner,
+    #[error("its two signature algorithm fields differ")]
+    AlgorithmMismatch,
+    #[error("its signature is not a whole number of bytes")]
+    MalformedSignature,
+    #[error("its signature does not verify under the issuer's key")]
+    BadSignature,
+    #[error("it has no nextUpdate")]
+    NoNextUpdate,
+    #[error("it is not valid yet (thisUpdate is in the future)")]
+    NotYetValid,
+    #[error("it is stale (past its nextUpdate); fetch the current one")]
+    Stale,
+    #[error("it is valid for more than 24 hours")]
+    TooLong,
+}
 
 /// A parsed CRL. Nothing in it is trusted until [`crate::verify`] checks it
 /// against its issuer.
@@ -111,6 +135,65 @@ impl Crl {
         self.serials
             .binary_search_by(|s| s.as_slice().cmp(serial))
             .is_ok()
+    }
+
+    /// Checks that `issuer` signed this CRL and may sign CRLs: its keyUsage
+    /// (if present) allows cRLSign, the two signature algorithm fields
+    /// agree, and the signature verifies under its key. A CRL that verified
+    /// once under a key is not hashed again (its bytes never change).
+    /// [`crate::verify_chain`] does this for every CRL it uses; a relay that
+    /// only passes CRLs on uses it to refuse forgeries early.
+    pub fn check_signed_by(&self, issuer: &Certificate) -> Result<(), CrlError> {
+        if let Some(ku) = &issuer.ext.key_usage
+            && !ku.crl_sign()
+        {
+            return Err(CrlError::NotACrlSigner);
+        }
+        if self.inner.signature_algorithm != self.inner.tbs_cert_list.signature {
+            return Err(CrlError::AlgorithmMismatch);
+        }
+        let issuer_key = &issuer.inner.tbs_certificate.subject_public_key_info;
+        if self.verified_under(issuer_key) {
+            return Ok(());
+        }
+        let signature = self
+            .inner
+            .signature
+            .as_bytes()
+            .ok_or(CrlError::MalformedSignature)?;
+        key::verify(
+            issuer_key,
+            &self.inner.signature_algorithm.oid,
+            self.tbs_der(),
+            signature,
+        )
+        .map_err(|_| CrlError::BadSignature)?;
+        self.remember_verified(issuer_key);
+        Ok(())
+    }
+
+    /// Checks that the CRL is current at `now`: it has a nextUpdate, its
+    /// thisUpdate has come and its nextUpdate has not, and it is valid for at
+    /// most 24 hours (MIMI's rule, [`MAX_CRL_LIFETIME`]).
+    pub fn check_fresh(&self, now: SystemTime) -> Result<(), CrlError> {
+        let now = unix(now);
+        let this_update = self.inner.tbs_cert_list.this_update.to_unix_duration();
+        let next_update = self
+            .inner
+            .tbs_cert_list
+            .next_update
+            .map(|t| t.to_unix_duration())
+            .ok_or(CrlError::NoNextUpdate)?;
+        if now < this_update {
+            return Err(CrlError::NotYetValid);
+        }
+        if now > next_update {
+            return Err(CrlError::Stale);
+        }
+        if next_update.saturating_sub(this_update) > MAX_CRL_LIFETIME {
+            return Err(CrlError::TooLong);
+        }
+        Ok(())
     }
 
     /// Whether the signature was already found to verify under `key`.

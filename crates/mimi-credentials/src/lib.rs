@@ -35,7 +35,7 @@ mod verify;
 
 pub use cert::{Certificate, MAX_CERT_LEN, UriConstraints};
 pub use credential::{Policy, Profile, VerifiedCredential};
-pub use crl::{Crl, MAX_CRL_LEN};
+pub use crl::{Crl, CrlError, MAX_CRL_LEN};
 pub use csr::{MAX_CSR_LEN, VerifiedCsr, verify_csr};
 pub use error::{
     CertificateError, ChainIndex, CsrError, IssueError, PolicyDenied, Rejection, VerifyError,

@@ -14,7 +14,6 @@ use crate::cert::{Certificate, host_matches, unix, uri_host};
 use crate::credential::{Profile, VerifiedCredential};
 use crate::crl::Crl;
 use crate::error::{Rejection, VerifyError};
-use crate::issue::MAX_CRL_LIFETIME;
 use crate::key::{self, SignatureError, key_scheme};
 
 /// Longest chain accepted, trust anchor excluded (root → domain CA → user CA →
@@ -328,52 +327,8 @@ impl<'a> Validation<'a> {
 
     /// Signature, issuer authority and freshness of a CRL.
     fn check_crl(&self, crl: &Crl, issuer: &Certificate) -> Result<(), String> {
-        if let Some(ku) = &issuer.ext.key_usage
-            && !ku.crl_sign()
-        {
-            return Err("its issuer's keyUsage does not allow signing CRLs".into());
-        }
-        if crl.inner.signature_algorithm != crl.inner.tbs_cert_list.signature {
-            return Err("its two signature algorithm fields differ".into());
-        }
-        let issuer_key = &issuer.inner.tbs_certificate.subject_public_key_info;
-        // A large CRL is costly to hash; once it verified under a key, it
-        // always will (its bytes never change), so checking again is skipped.
-        if !crl.verified_under(issuer_key) {
-            let sig = crl
-                .inner
-                .signature
-                .as_bytes()
-                .ok_or_else(|| "its signature is not a whole number of bytes".to_string())?;
-            key::verify(
-                issuer_key,
-                &crl.inner.signature_algorithm.oid,
-                crl.tbs_der(),
-                sig,
-            )
-            .map_err(|_| "its signature does not verify under the issuer's key".to_string())?;
-            crl.remember_verified(issuer_key);
-        }
-        let now = unix(self.time);
-        let this_update = crl.inner.tbs_cert_list.this_update.to_unix_duration();
-        let Some(next_update) = crl
-            .inner
-            .tbs_cert_list
-            .next_update
-            .map(|t| t.to_unix_duration())
-        else {
-            return Err("it has no nextUpdate".into());
-        };
-        if now < this_update {
-            return Err("it is not valid yet (thisUpdate is in the future)".into());
-        }
-        if now > next_update {
-            return Err("it is stale (past its nextUpdate); fetch the current one".into());
-        }
-        if next_update.saturating_sub(this_update) > MAX_CRL_LIFETIME {
-            return Err("it is valid for more than 24 hours".into());
-        }
-        Ok(())
+        crl.check_signed_by(issuer).map_err(|e| e.to_string())?;
+        crl.check_fresh(self.time).map_err(|e| e.to_string())
     }
 
     fn check_tn_delegation(

@@ -168,6 +168,8 @@ pub async fn authenticate_decoded<S: Storage>(
 ) -> Result<AuthenticatedClient, ProviderError> {
     let client_id = device_uri(&device)?;
     let Some(record) = provider.storage.client(&client_id).await? else {
+        // A revoked client's row is gone: say why.
+        crate::revocation::refuse_if_revoked(provider, &client_id).await?;
         return Err(ProviderError::Unauthenticated(format!(
             "{client_id} is not registered with this provider; register first"
         )));
@@ -200,6 +202,8 @@ pub async fn register<S: Storage>(
     check_credential_names(&credential, &device)?;
     let key = credential.leaf_spki_der();
     verify_signature(key, request.tbs(), request.signature())?;
+    crate::revocation::refuse_if_revoked(provider, &client_id).await?;
+    provider.crls.learn_chain(&chain);
     let registered = provider.storage.client(&client_id).await?;
     let pending = provider.storage.pending_enrollment(&client_id).await?;
     if registered.is_none() {

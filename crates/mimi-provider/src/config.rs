@@ -315,6 +315,103 @@ impl EnrollmentConfig {
     }
 }
 
+/// `[revocation]`: the CRLs the provider fetches, checks and relays to
+/// clients and other providers' hubs at `/.well-known/mimi/crls`
+/// (docs/enrollment.md, "Relayed CRLs"). With `[enrollment]`, the domain
+/// CA's CRLs are added by themselves; the identity root's CRL (the
+/// authority's `/acme/crl/identity-root`) must be listed here.
+///
+/// Read by [`ProviderConfig::load`] beside the [`ProviderConfig`] fields,
+/// as `[enrollment]` is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// https:// URLs of CRLs to relay, e.g. the authority's
+    /// `https://authority.example/acme/crl/identity-root`. Their HTTPS
+    /// certificates must chain to `tls_roots` or `[enrollment] tls_roots`.
+    pub crl_urls: Vec<String>,
+    /// PEM CA certificates whose CRLs are checked against them (their
+    /// signature) before they are relayed, besides the identity roots and
+    /// the CAs learned from registered devices' chains: e.g. the domain CA
+    /// certificate and the phone-number CA certificates of this domain. A
+    /// phone-number CA listed here also lets `mimi-server provider invite
+    /// --phone` refuse numbers no listed CA covers.
+    pub issuers: Vec<PathBuf>,
+    /// How often every CRL is fetched again, in seconds (60 to 3600,
+    /// default 900); a CRL is also fetched again halfway to its
+    /// nextUpdate if that comes sooner.
+    pub refresh_secs: u64,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        RevocationConfig {
+            crl_urls: Vec::new(),
+            issuers: Vec::new(),
+            refresh_secs: 900,
+        }
+    }
+}
+
+/// Most CRL URLs in `[revocation] crl_urls`.
+pub const MAX_CRL_URLS: usize = 8;
+
+/// `[revocation]` after checking, paths resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationSettings {
+    pub crl_urls: Vec<String>,
+    pub issuers: Vec<PathBuf>,
+    pub refresh: Duration,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        RevocationSettings {
+            crl_urls: Vec::new(),
+            issuers: Vec::new(),
+            refresh: Duration::from_secs(900),
+        }
+    }
+}
+
+impl RevocationConfig {
+    /// Checks the values and resolves relative paths against `base`.
+    pub fn check(self, base: &Path) -> Result<RevocationSettings, ConfigError> {
+        let invalid = |field, reason: String| ConfigError::Invalid { field, reason };
+        if self.crl_urls.len() > MAX_CRL_URLS {
+            return Err(invalid(
+                "revocation.crl_urls",
+                format!("give at most {MAX_CRL_URLS} URLs"),
+            ));
+        }
+        for url in &self.crl_urls {
+            let parsed = reqwest::Url::parse(url).ok();
+            if parsed
+                .as_ref()
+                .is_none_or(|u| u.scheme() != "https" || u.host_str().is_none())
+            {
+                return Err(invalid(
+                    "revocation.crl_urls",
+                    format!(
+                        "{url:?} is not an https:// URL; give the URL the CRL is published at, e.g. https://authority.example/acme/crl/identity-root"
+                    ),
+                ));
+            }
+        }
+        if !(60..=3600).contains(&self.refresh_secs) {
+            return Err(invalid(
+                "revocation.refresh_secs",
+                "must be 60 to 3600 seconds: CRLs live at most 24 hours and revocations should reach clients within minutes".into(),
+            ));
+        }
+        Ok(RevocationSettings {
+            crl_urls: self.crl_urls,
+            issuers: self.issuers.into_iter().map(|p| base.join(p)).collect(),
+            refresh: Duration::from_secs(self.refresh_secs),
+        })
+    }
+}
+
 /// The config after checking: what the provider runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -338,6 +435,8 @@ pub struct Settings {
     pub outbox: crate::ds::OutboxSettings,
     /// `[enrollment]`, if configured.
     pub enrollment: Option<EnrollmentSettings>,
+    /// `[revocation]` (the defaults if absent).
+    pub revocation: RevocationSettings,
 }
 
 /// The rate limits as token-bucket parameters.
@@ -402,7 +501,8 @@ impl StorageUrl {
 
 impl ProviderConfig {
     /// Reads and checks `path`: the [`ProviderConfig`] fields and the
-    /// optional `[enrollment]` table ([`EnrollmentConfig`]).
+    /// optional `[enrollment]` ([`EnrollmentConfig`]) and `[revocation]`
+    /// ([`RevocationConfig`]) tables.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
@@ -421,10 +521,19 @@ impl ProviderConfig {
                 path: path.to_path_buf(),
                 detail: format!("[enrollment]: {e}"),
             })?;
+        let revocation = table
+            .remove("revocation")
+            .map(RevocationConfig::deserialize)
+            .transpose()
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                detail: format!("[revocation]: {e}"),
+            })?;
         let config = ProviderConfig::deserialize(toml::Value::Table(table)).map_err(parse_error)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut settings = config.check(base)?;
         settings.enrollment = enrollment.map(|e| e.check(base)).transpose()?;
+        settings.revocation = revocation.unwrap_or_default().check(base)?;
         Ok(settings)
     }
 
@@ -496,6 +605,7 @@ impl ProviderConfig {
             discovery: self.discovery,
             outbox: self.outbox.to_settings()?,
             enrollment: None,
+            revocation: RevocationSettings::default(),
         })
     }
 }

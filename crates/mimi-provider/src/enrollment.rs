@@ -33,13 +33,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mimi_acme_client::{
     Account, AccountKey, AcmeClient, ExternalAccountBinding, Identifier, IssuedEab, KeyAlg,
-    NewAccount,
+    NewAccount, RevocationReason,
 };
-use mimi_credentials::PublicKey;
-use mimi_identifiers::{DeviceId, Domain, Identifier as MimiIdentifier, UserId};
+use mimi_credentials::{Certificate, PublicKey, TnAuthList};
+use mimi_identifiers::{DeviceId, Domain, Identifier as MimiIdentifier, PhoneNumber, UserId};
 use mimi_storage::{
-    EnrollmentStore, INVITE_HASH_LEN, Invite, PendingEnrollment, PostgresStorage, SqliteStorage,
-    Storage,
+    EnrollmentStore, INVITE_HASH_LEN, Invite, MAX_INVITE_PHONE_NUMBERS, PendingEnrollment,
+    PostgresStorage, SqliteStorage, Storage,
 };
 use mimi_transport::ratelimit::Spend;
 use mimi_wire::ClientOperation;
@@ -214,10 +214,18 @@ impl Registrar {
             .await
     }
 
-    /// Asks the domain CA for a binding pre-authorized for exactly `user`
-    /// and `device`, valid for the configured lifetime.
-    async fn request_eab(&self, user: &str, device: &str) -> Result<IssuedEab, ProviderError> {
-        let identifiers = [
+    /// Asks the domain CA for a binding pre-authorized for exactly `user`,
+    /// `device` and the E.164 `numbers` (TNAuthList identifiers, RFC 9448),
+    /// valid for the configured lifetime. A refusal of the numbers by the
+    /// domain CA (it holds no phone-number CA covering them) is relayed as
+    /// 403.
+    async fn request_eab(
+        &self,
+        user: &str,
+        device: &str,
+        numbers: &[PhoneNumber],
+    ) -> Result<IssuedEab, ProviderError> {
+        let mut identifiers = vec![
             Identifier {
                 type_: "mimi-user".into(),
                 value: user.into(),
@@ -227,12 +235,45 @@ impl Registrar {
                 value: device.into(),
             },
         ];
+        identifiers.extend(numbers.iter().map(tn_auth_list_identifier));
         let expires = SystemTime::now() + self.settings.eab_lifetime;
         self.account()
             .await?
             .request_eab(&identifiers, Some(expires))
             .await
-            .map_err(|e| self.unreachable(format!("mimiNewEab: {e}")))
+            .map_err(|e| match e.problem() {
+                Some(problem) if !numbers.is_empty() && problem.is("rejectedIdentifier") => {
+                    ProviderError::Forbidden(format!(
+                        "the domain CA refused the invite's phone numbers: {}; ask the operator for an invite with numbers of this domain's phone-number CAs, or without numbers",
+                        problem.detail.as_deref().unwrap_or("rejectedIdentifier")
+                    ))
+                }
+                _ => self.unreachable(format!("mimiNewEab: {e}")),
+            })
+    }
+
+    /// Revokes a certificate (DER) this domain CA issued, as the registrar
+    /// (RFC 8555 §7.6). Returns whether it was revoked already
+    /// (`alreadyRevoked`, which counts as done).
+    pub async fn revoke(
+        &self,
+        cert_der: &[u8],
+        reason: RevocationReason,
+    ) -> Result<bool, ProviderError> {
+        match self.account().await?.revoke(cert_der, reason).await {
+            Ok(()) => Ok(false),
+            Err(e) if e.problem().is_some_and(|p| p.is("alreadyRevoked")) => Ok(true),
+            Err(e) => Err(self.unreachable(format!("revokeCert: {e}"))),
+        }
+    }
+}
+
+/// The ACME identifier of one number: base64url of the DER of a TNAuthList
+/// with one `one` entry (RFC 9448 §3).
+fn tn_auth_list_identifier(number: &PhoneNumber) -> Identifier {
+    Identifier {
+        type_: "TNAuthList".into(),
+        value: URL_SAFE_NO_PAD.encode(TnAuthList::one(number).to_der()),
     }
 }
 
@@ -252,6 +293,72 @@ pub struct NewInvite {
     pub user: String,
     /// Unix milliseconds.
     pub expires_at_ms: u64,
+    /// The E.164 numbers (`+…`) the first device is pre-authorized for.
+    pub phone_numbers: Vec<String>,
+}
+
+/// Parses the E.164 numbers of an invite (`+12025550123`), at most
+/// [`MAX_INVITE_PHONE_NUMBERS`], each once.
+pub fn parse_phone_numbers(texts: &[String]) -> Result<Vec<PhoneNumber>, ProviderError> {
+    if texts.len() > MAX_INVITE_PHONE_NUMBERS {
+        return Err(ProviderError::Invalid(format!(
+            "an invite carries at most {MAX_INVITE_PHONE_NUMBERS} phone numbers, not {}",
+            texts.len()
+        )));
+    }
+    let mut numbers: Vec<PhoneNumber> = Vec::with_capacity(texts.len());
+    for text in texts {
+        let number = PhoneNumber::parse(text).map_err(|e| {
+            ProviderError::Invalid(format!(
+                "{text:?} is not an E.164 phone number ({e}); write it as +12025550123"
+            ))
+        })?;
+        if numbers.contains(&number) {
+            return Err(ProviderError::Invalid(format!("{text} is given twice")));
+        }
+        numbers.push(number);
+    }
+    Ok(numbers)
+}
+
+/// Refuses numbers no phone-number CA of `domain` among `issuers` (the
+/// `[revocation] issuers` certificates) covers — if any phone-number CA of
+/// the domain is listed there. Otherwise the provider cannot know, and the
+/// domain CA decides at enrollment.
+pub fn check_numbers_covered(
+    domain: &Domain,
+    issuers: &[Certificate],
+    numbers: &[PhoneNumber],
+) -> Result<(), ProviderError> {
+    let ours: Vec<&TnAuthList> = issuers
+        .iter()
+        .filter(|c| c.ca().is_some() && constrained_to(c, domain))
+        .filter_map(Certificate::tn_auth_list)
+        .collect();
+    if ours.is_empty() || numbers.is_empty() {
+        return Ok(());
+    }
+    let wanted = TnAuthList::new(
+        numbers
+            .iter()
+            .map(|n| mimi_credentials::TnEntry::One(n.into()))
+            .collect(),
+    )
+    .map_err(|e| ProviderError::Invalid(format!("the phone numbers: {e}")))?;
+    if ours.iter().any(|list| wanted.is_within(list)) {
+        return Ok(());
+    }
+    let listed: Vec<String> = numbers.iter().map(ToString::to_string).collect();
+    Err(ProviderError::Invalid(format!(
+        "no phone-number CA of {domain} covers all of {}: the domain CA could not certify them; invite with numbers of one of its phone-number CAs",
+        listed.join(", ")
+    )))
+}
+
+/// Whether `ca`'s URI name constraints permit exactly `domain`.
+fn constrained_to(ca: &Certificate, domain: &Domain) -> bool {
+    ca.uri_constraints()
+        .is_some_and(|c| c.permitted.iter().any(|p| p == domain.as_str()))
 }
 
 /// Creates a one-time invite for the first device of `user` valid for
@@ -260,6 +367,16 @@ pub async fn create_invite<S: EnrollmentStore>(
     storage: &S,
     user: &UserId,
     lifetime: Duration,
+) -> Result<NewInvite, ProviderError> {
+    create_invite_with_numbers(storage, user, lifetime, &[]).await
+}
+
+/// [`create_invite`] pre-authorizing the first device for `numbers` too.
+pub async fn create_invite_with_numbers<S: EnrollmentStore>(
+    storage: &S,
+    user: &UserId,
+    lifetime: Duration,
+    numbers: &[PhoneNumber],
 ) -> Result<NewInvite, ProviderError> {
     if lifetime.is_zero() || lifetime > MAX_INVITE_LIFETIME {
         return Err(ProviderError::Invalid(format!(
@@ -274,6 +391,7 @@ pub async fn create_invite<S: EnrollmentStore>(
     let now = now_ms();
     let expires_at_ms = now.saturating_add(u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX));
     let user = user_uri(user)?;
+    let phone_numbers: Vec<String> = numbers.iter().map(ToString::to_string).collect();
     storage
         .add_invite(&Invite {
             code_hash: invite_hash(&code),
@@ -281,24 +399,35 @@ pub async fn create_invite<S: EnrollmentStore>(
             created_at_ms: now,
             expires_at_ms,
             used_at_ms: None,
+            phone_numbers: phone_numbers.clone(),
         })
         .await?;
     Ok(NewInvite {
         code,
         user,
         expires_at_ms,
+        phone_numbers,
     })
 }
 
 /// `mimi-server provider invite`: opens the provider's storage (SQLite or
 /// PostgreSQL, as configured) and creates an invite for `user` (a user
-/// name of the provider's domain, or its `mimi://` user URI).
+/// name of the provider's domain, or its `mimi://` user URI), for the E.164
+/// `phone_numbers` too (refused here if a phone-number CA of the domain is
+/// among `[revocation] issuers` and none covers them all).
 pub async fn invite(
     settings: &Settings,
     user: &str,
     lifetime: Duration,
+    phone_numbers: &[String],
 ) -> Result<NewInvite, ProviderError> {
     let user = parse_user(&settings.domain, user)?;
+    let numbers = parse_phone_numbers(phone_numbers)?;
+    if !numbers.is_empty() {
+        let issuers = crate::revocation::load_issuers(&settings.revocation)
+            .map_err(|e| ProviderError::Invalid(e.to_string()))?;
+        check_numbers_covered(&settings.domain, &issuers, &numbers)?;
+    }
     match &settings.storage {
         StorageUrl::Sqlite(path) => {
             if let Some(dir) = path.parent() {
@@ -307,13 +436,13 @@ pub async fn invite(
                 })?;
             }
             let storage = SqliteStorage::open(path).await?;
-            let made = create_invite(&storage, &user, lifetime).await;
+            let made = create_invite_with_numbers(&storage, &user, lifetime, &numbers).await;
             storage.close().await;
             made
         }
         StorageUrl::Postgres(url) => {
             let storage = PostgresStorage::connect(url).await?;
-            let made = create_invite(&storage, &user, lifetime).await;
+            let made = create_invite_with_numbers(&storage, &user, lifetime, &numbers).await;
             storage.close().await;
             made
         }
@@ -384,13 +513,20 @@ pub async fn enroll_user<S: Storage>(
         }
         RegistrationPolicy::Open => None,
     };
+    crate::revocation::refuse_if_revoked(provider, &device_id).await?;
     check_user_free(provider, &user_id, &device_id, now).await?;
+    let numbers = match &invite {
+        Some(invite) => stored_numbers(invite)?,
+        None => Vec::new(),
+    };
     clients::admit(provider, &device_id, request.tbs()).await?;
-    let issued = registrar.request_eab(&user_id, &device_id).await?;
+    let issued = registrar
+        .request_eab(&user_id, &device_id, &numbers)
+        .await?;
     let pending = pending(&device_id, &user_id, &key, true, &issued, now);
     provider
         .storage
-        .begin_enrollment(&pending, invite.as_ref(), now)
+        .begin_enrollment(&pending, invite.as_ref().map(|i| &i.code_hash), now)
         .await?;
     tracing::info!(device = %device_id, "enrolled a user's first device at the domain CA");
     response(registrar, &issued)
@@ -418,6 +554,7 @@ pub async fn enroll_device<S: Storage>(
         )));
     }
     let key = enrolled_key(body.signature_key())?;
+    crate::revocation::refuse_if_revoked(provider, &device_id).await?;
     if provider.storage.client(&device_id).await?.is_some() {
         return Err(ProviderError::Conflict(format!(
             "{device_id} is registered already; it renews its certificate with its own ACME account and registers again"
@@ -429,7 +566,7 @@ pub async fn enroll_device<S: Storage>(
         cost: 1,
     }])?;
     let now = now_ms();
-    let issued = registrar.request_eab(&user_id, &device_id).await?;
+    let issued = registrar.request_eab(&user_id, &device_id, &[]).await?;
     let pending = pending(&device_id, &user_id, &key, false, &issued, now);
     provider
         .storage
@@ -448,14 +585,28 @@ fn user_of(device: &DeviceId) -> Result<String, ProviderError> {
     user_uri(&user)
 }
 
+/// The numbers an invite stored: parsed again (they were checked when it
+/// was made).
+fn stored_numbers(invite: &Invite) -> Result<Vec<PhoneNumber>, ProviderError> {
+    invite
+        .phone_numbers
+        .iter()
+        .map(|n| {
+            PhoneNumber::parse(n).map_err(|e| {
+                ProviderError::Internal(format!("a stored invite holds a bad number {n:?}: {e}"))
+            })
+        })
+        .collect()
+}
+
 /// The invite `code` presented for `user`, compared in constant time with
-/// each of the user's stored invites; its hash if it may be spent now.
+/// each of the user's stored invites; the invite if it may be spent now.
 async fn check_invite<S: Storage>(
     provider: &Provider<S>,
     user: &str,
     code: &str,
     now: u64,
-) -> Result<[u8; INVITE_HASH_LEN], ProviderError> {
+) -> Result<Invite, ProviderError> {
     if code.is_empty() {
         return Err(ProviderError::Forbidden(
             "this provider enrolls a user's first device by invite: send the invite code its operator gave you".into(),
@@ -481,7 +632,7 @@ async fn check_invite<S: Storage>(
             "this invite has expired: ask the operator for a new one".into(),
         ));
     }
-    Ok(hash)
+    Ok(invite.clone())
 }
 
 /// A first device needs a user no one holds: no registered device, no

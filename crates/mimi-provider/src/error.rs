@@ -90,6 +90,8 @@ impl From<StorageError> for ProviderError {
                 ProviderError::NotFound(e.to_string())
             }
             StorageError::GroupExists { .. } => ProviderError::Conflict(e.to_string()),
+            // A reference another client retired: not this client's to retire.
+            StorageError::ReferenceOfAnotherQueue { .. } => ProviderError::Forbidden(e.to_string()),
             StorageError::EpochNotAdvanced { .. }
             | StorageError::DuplicateDestination { .. }
             | StorageError::LimitOutOfRange { .. }

@@ -11,6 +11,9 @@
 //! - [`enrollment`]: users' devices enrolled at the domain CA over ACME, the
 //!   provider acting as registrar (`enroll_user` with an invite or open
 //!   registration, `enroll_device` by a registered device of the user).
+//! - [`revocation`]: the CRLs the provider relays at
+//!   `/.well-known/mimi/crls`, and the revocation of a device at the
+//!   domain CA (`mimi-server provider revoke-device`).
 //! - [`ds`]: the hub (delivery service) for the rooms this provider owns:
 //!   member-signed group operations validated against OpenMLS public group
 //!   state, stored with their fan-out in one transaction, and the outbox
@@ -40,6 +43,7 @@ pub mod kps;
 pub mod metrics;
 pub mod outbound;
 pub mod qs;
+pub mod revocation;
 pub mod secret_file;
 pub mod server;
 pub mod signing_keys;

@@ -6,14 +6,25 @@
 //! the event (replay defence) and append the message to every queue that
 //! exists and is open. Every recipient gets a status in the answer: nothing is
 //! dropped silently, and nothing is acknowledged before it is committed.
+//!
+//! A client may retire one of its queue references (docs/wire-spec.md
+//! §11.5, §13.5 `retire_queue_reference`): we keep a digest of the
+//! reference's ciphertext, and a recipient named by a retired ciphertext
+//! gets `queue_retired` and nothing is enqueued for it, while the client's
+//! queue and its other references stay open.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest;
 use mimi_mls::QueueKeyPair;
-use mimi_storage::{DeliverOutcome, EnqueueResult, QueueId, Storage};
+use mimi_storage::{DeliverOutcome, EnqueueResult, QueueId, ReferenceDigest, Storage};
 use mimi_transport::ReplayRecord;
+use mimi_wire::client_api::{RetireQueueReferenceRequest, RetireQueueReferenceResponse};
 use mimi_wire::{DeliverMessageRequest, DeliverMessageResponse, HpkeCiphertext, RecipientStatus};
 
+use crate::clients::AuthenticatedClient;
 use crate::error::ProviderError;
 use crate::metrics::DeliveryOutcome;
 use crate::state::Provider;
@@ -27,7 +38,14 @@ pub async fn deliver_message<S: Storage>(
     event: &ReplayRecord,
     request: &DeliverMessageRequest,
 ) -> Result<DeliverMessageResponse, ProviderError> {
-    let queue_ids = open_queue_ids(provider, request.recipients()).await?;
+    let opened = open_queue_ids(provider, request.recipients()).await?;
+    // Read before the delivery's transaction, not in it: retirement is
+    // monotonic (nothing un-retires a reference), so a reference found
+    // retired here is retired at commit too, and one retired between this
+    // read and the commit is a retirement that raced with the delivery:
+    // indistinguishable, for the client and the hub, from one that came
+    // just after it, and the next delivery sees it.
+    let queue_ids = drop_retired(provider, request.recipients(), opened).await?;
     // A hub may retry a delivery with the same event ID long after the
     // freshness window (its outbox waits out our downtime): keep the ID as
     // long as it may come back, so a delivery is stored at most once.
@@ -37,8 +55,8 @@ pub async fn deliver_message<S: Storage>(
     let event = &event;
     let batch: Vec<(QueueId, &[u8])> = queue_ids
         .iter()
-        .flatten()
-        .map(|id| (*id, request.message()))
+        .filter_map(Recipient::queue)
+        .map(|id| (id, request.message()))
         .collect();
     let results = match provider
         .storage
@@ -86,18 +104,79 @@ async fn open_queue_ids<S>(
         .map_err(|e| ProviderError::Internal(format!("opening queue IDs failed: {e}")))
 }
 
-/// One status per recipient, in request order: undecryptable ones from
-/// `queue_ids`, the others from storage's results (in batch order).
+/// What became of one recipient before storage was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recipient {
+    /// The ciphertext does not open under our queue key.
+    Undecryptable,
+    /// The ciphertext opens, but its client retired this reference.
+    Retired,
+    /// To be enqueued to this queue.
+    Queue(QueueId),
+}
+
+impl Recipient {
+    fn queue(&self) -> Option<QueueId> {
+        match self {
+            Recipient::Queue(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// The reference digest of `ciphertext`: SHA-256 over its TLS encoding,
+/// exactly as the hub sent it. A ciphertext cannot be changed and still
+/// open (HPKE binds `kem_output` into the key schedule, and the AEAD tag
+/// the rest), so no other bytes reach the same queue through a retired
+/// reference without the queue ID, which only the client and we know.
+pub fn reference_digest(ciphertext: &HpkeCiphertext) -> Result<ReferenceDigest, ProviderError> {
+    let encoded = ciphertext.encode()?;
+    let hash = digest::digest(&digest::SHA256, &encoded);
+    ReferenceDigest::try_from(hash.as_ref())
+        .map_err(|_| ProviderError::Internal("SHA-256 gave other than 32 bytes".into()))
+}
+
+/// `opened` with each recipient whose (opened) ciphertext is a retired
+/// reference marked [`Recipient::Retired`]: one storage lookup for all.
+async fn drop_retired<S: Storage>(
+    provider: &Provider<S>,
+    recipients: &[HpkeCiphertext],
+    opened: Vec<Option<QueueId>>,
+) -> Result<Vec<Recipient>, ProviderError> {
+    let mut digests = Vec::with_capacity(recipients.len());
+    for (ciphertext, id) in recipients.iter().zip(&opened) {
+        digests.push(match id {
+            Some(_) => Some(reference_digest(ciphertext)?),
+            None => None,
+        });
+    }
+    let wanted: Vec<ReferenceDigest> = digests.iter().flatten().copied().collect();
+    let retired: HashSet<ReferenceDigest> = provider.storage.retired_among(&wanted).await?;
+    Ok(opened
+        .into_iter()
+        .zip(digests)
+        .map(|(id, digest)| match (id, digest) {
+            (Some(_), Some(d)) if retired.contains(&d) => Recipient::Retired,
+            (Some(id), _) => Recipient::Queue(id),
+            (None, _) => Recipient::Undecryptable,
+        })
+        .collect())
+}
+
+/// One status per recipient, in request order: undecryptable and retired
+/// ones from `recipients`, the others from storage's results (in batch
+/// order).
 fn merge(
-    queue_ids: &[Option<QueueId>],
+    recipients: &[Recipient],
     results: Vec<EnqueueResult>,
 ) -> Result<Vec<RecipientStatus>, ProviderError> {
     let mut results = results.into_iter();
-    queue_ids
+    recipients
         .iter()
-        .map(|id| match id {
-            None => Ok(RecipientStatus::UndecryptableQueueId),
-            Some(_) => match results.next() {
+        .map(|recipient| match recipient {
+            Recipient::Undecryptable => Ok(RecipientStatus::UndecryptableQueueId),
+            Recipient::Retired => Ok(RecipientStatus::QueueRetired),
+            Recipient::Queue(_) => match results.next() {
                 Some(EnqueueResult::Enqueued(_)) => Ok(RecipientStatus::Delivered),
                 Some(EnqueueResult::UnknownQueue) => Ok(RecipientStatus::UnknownQueue),
                 Some(EnqueueResult::QueueRetired) => Ok(RecipientStatus::QueueRetired),
@@ -116,4 +195,43 @@ fn outcome(status: RecipientStatus) -> DeliveryOutcome {
         RecipientStatus::UndecryptableQueueId => DeliveryOutcome::UndecryptableQueueId,
         RecipientStatus::QueueRetired => DeliveryOutcome::QueueRetired,
     }
+}
+
+/// `retire_queue_reference` (docs/wire-spec.md §13.5): from now on a
+/// delivery naming exactly this ciphertext is refused (`queue_retired`).
+/// The ciphertext must open under our queue key to `client`'s own queue:
+/// a client retires only its own references, never another's.
+pub async fn retire_reference<S: Storage>(
+    provider: &Provider<S>,
+    client: &AuthenticatedClient,
+    request: &RetireQueueReferenceRequest,
+) -> Result<RetireQueueReferenceResponse, ProviderError> {
+    let ciphertext = request.encrypted_queue_id();
+    let queue_id = provider
+        .queue_key
+        .open_queue_id(provider.settings.domain.as_str(), ciphertext)
+        .map_err(|e| {
+            ProviderError::Invalid(format!(
+                "encrypted_queue_id does not open under this provider's queue key ({e}); \
+                 send the encrypted_queue_id of one of your own queue references, byte for byte \
+                 as your leaf node carries it"
+            ))
+        })?;
+    // Queue IDs are secret between a client and us: compared in constant time.
+    if verify_slices_are_equal(&queue_id, &client.queue_id()).is_err() {
+        return Err(ProviderError::Forbidden(
+            "encrypted_queue_id names another client's queue: a client can retire only its own \
+             queue references"
+                .into(),
+        ));
+    }
+    let digest = reference_digest(ciphertext)?;
+    let newly_retired = provider
+        .storage
+        .retire_reference(client.queue_id(), &digest)
+        .await?;
+    if newly_retired {
+        tracing::info!(client = %client.record().client_id, "a client retired a queue reference");
+    }
+    Ok(RetireQueueReferenceResponse::new(newly_retired))
 }

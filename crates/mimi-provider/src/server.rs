@@ -146,6 +146,7 @@ async fn start_with<S: Storage>(
     let http = https::client(&tls_roots, &resolve).map_err(|e| StartError::Tls(e.to_string()))?;
     let identity_roots = read_identity_roots(&settings.identity_roots)?;
     let registrar = crate::enrollment::Registrar::load(&settings)?;
+    let crls = crl_relay(&settings, tls_roots, &resolve, &identity_roots)?;
     let mut banner = vec![
         format!("mimi provider for {}", settings.domain),
         format!(
@@ -169,6 +170,9 @@ async fn start_with<S: Storage>(
             enrollment.directory_url, enrollment.registration
         ));
     }
+    for url in crls.urls() {
+        banner.push(format!("  relaying the CRL of {url}"));
+    }
     let provider = Arc::new(Provider::new(Parts {
         storage: Arc::new(storage),
         signing_keys,
@@ -176,6 +180,7 @@ async fn start_with<S: Storage>(
         http,
         identity_roots,
         registrar,
+        crls,
         settings,
     }));
     let (stop, stopped) = watch::channel(false);
@@ -222,6 +227,10 @@ async fn start_with<S: Storage>(
         stopped.clone(),
     )));
     tasks.push(tokio::spawn(crate::ds::outbox::run(
+        provider.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(crate::revocation::run(
         provider.clone(),
         stopped.clone(),
     )));
@@ -303,6 +312,31 @@ async fn reload_signing_keys<S: Storage>(
             () = until_stopped(stopped.clone()) => return,
         }
     }
+}
+
+/// The CRL relay: fetching over HTTPS with the provider's TLS roots and
+/// the domain CA's (`[enrollment] tls_roots`), checking against the
+/// identity roots and `[revocation] issuers`.
+fn crl_relay(
+    settings: &Settings,
+    mut tls_roots: Vec<CertificateDer<'static>>,
+    resolve: &ResolverMap,
+    identity_roots: &[Certificate],
+) -> Result<crate::revocation::CrlRelay, StartError> {
+    if let Some(enrollment) = &settings.enrollment {
+        for path in &enrollment.tls_roots {
+            tls_roots.extend(read_pem_certs(path, "TLS root")?);
+        }
+    }
+    let http = https::client(&tls_roots, resolve).map_err(|e| StartError::Tls(e.to_string()))?;
+    let mut issuers = identity_roots.to_vec();
+    issuers.extend(crate::revocation::load_issuers(&settings.revocation)?);
+    Ok(crate::revocation::CrlRelay::new(
+        &settings.revocation,
+        settings.enrollment.as_ref(),
+        http,
+        issuers,
+    ))
 }
 
 fn queue_key(path: &Path) -> Result<QueueKeyPair, StartError> {

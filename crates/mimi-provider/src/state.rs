@@ -42,6 +42,8 @@ pub struct Provider<S> {
     pub(crate) groups: crate::ds::GroupCache<mimi_mls::hub::HubGroup>,
     /// The registrar at the domain CA, if `[enrollment]` is configured.
     pub(crate) registrar: Option<Arc<crate::enrollment::Registrar>>,
+    /// The CRLs relayed at `/.well-known/mimi/crls` (`revocation`).
+    pub(crate) crls: Arc<crate::revocation::CrlRelay>,
 }
 
 /// The parts of a [`Provider`] that `server::start` builds from files.
@@ -54,6 +56,7 @@ pub(crate) struct Parts<S> {
     pub http: reqwest::Client,
     pub identity_roots: Vec<Certificate>,
     pub registrar: Option<crate::enrollment::Registrar>,
+    pub crls: crate::revocation::CrlRelay,
 }
 
 /// Most keys the provider's own token buckets remember at once.
@@ -69,6 +72,7 @@ impl<S: Storage> Provider<S> {
             http,
             identity_roots,
             registrar,
+            crls,
         } = parts;
         let (signing, signer, served) = signing_keys.into_parts();
         let signing_key = ActiveKey::new(signing.id, signer);
@@ -101,6 +105,7 @@ impl<S: Storage> Provider<S> {
             outbox: crate::ds::OutboxState::default(),
             groups: crate::ds::GroupCache::default(),
             registrar: registrar.map(Arc::new),
+            crls: Arc::new(crls),
             key_package_policy,
             settings,
             storage,
@@ -121,6 +126,11 @@ impl<S: Storage> Provider<S> {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The CRL relay.
+    pub fn crls(&self) -> &Arc<crate::revocation::CrlRelay> {
+        &self.crls
     }
 
     /// Re-reads the signing key records of the data directory

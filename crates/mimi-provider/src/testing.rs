@@ -427,6 +427,12 @@ impl TestPki {
         self.identity_root.certificate()
     }
 
+    /// The identity root as a CA (it issues phone-number CAs and signs CRLs
+    /// in `testing_ca`).
+    pub fn identity_root_ca(&self) -> &CertificateAuthority {
+        &self.identity_root
+    }
+
     /// The identity root as a trust anchor for `mimi_credentials::verify_chain`.
     pub fn trust_anchors(&self) -> TrustAnchors {
         TrustAnchors::new(vec![self.identity_root().clone()])

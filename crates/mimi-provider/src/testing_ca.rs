@@ -26,8 +26,8 @@ use mimi_acme::{DomainCa, Lifetimes, Limits, SqliteStore};
 use mimi_acme_client::{
     Account, AccountKey, AcmeClient, ExternalAccountBinding, Identifier, KeyAlg, NewAccount,
 };
-use mimi_credentials::{Certificate, Crl, KeyPair, SignatureScheme};
-use mimi_identifiers::{DeviceId, Domain, UserId};
+use mimi_credentials::{Certificate, Crl, KeyPair, SignatureScheme, Subject, TnAuthList, Validity};
+use mimi_identifiers::{DeviceId, Domain, PhoneNumber, UserId};
 use mimi_mls::test_utils::{KeyPackageParams, TestSigner, key_package};
 use mimi_storage::SqliteStorage;
 use mimi_transport::OCTET_STREAM;
@@ -59,7 +59,8 @@ pub struct TestDomainCa {
     store: SqliteStore,
     registrar_kid: String,
     registrar_key: Vec<u8>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    phone_ca: Option<Certificate>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl TestDomainCa {
@@ -67,16 +68,54 @@ impl TestDomainCa {
     /// cover both (`TestPki::new(&[domain, host])`), for the domain CA
     /// certificate and the HTTPS certificate.
     pub async fn start(pki: &TestPki, domain_name: &str, host: &str) -> Result<Self, TestError> {
+        Self::start_with(pki, domain_name, host, None).await
+    }
+
+    /// [`TestDomainCa::start`], holding a phone-number CA for `numbers`
+    /// too (issued by the PKI's identity root, name-constrained to the
+    /// domain; its CRL is `/acme/crl/phone-ca/0`).
+    pub async fn start_with(
+        pki: &TestPki,
+        domain_name: &str,
+        host: &str,
+        numbers: Option<TnAuthList>,
+    ) -> Result<Self, TestError> {
         let ca = pki.domain_ca(domain_name)?;
         let key = KeyPair::from_pkcs8_der(&ca.key().to_pkcs8_der(), ca.key().scheme())
             .map_err(setup("domain CA key"))?;
-        let domain_ca = DomainCa::new(
+        let mut domain_ca = DomainCa::new(
             domain(domain_name)?,
             vec![ca.certificate().clone()],
             key,
             Lifetimes::default(),
         )
         .map_err(setup("domain CA"))?;
+        let mut phone_ca = None;
+        if let Some(numbers) = numbers {
+            let now = std::time::SystemTime::now();
+            let validity = Validity::new(
+                now - Duration::from_secs(3600),
+                now + Duration::from_secs(30 * 86_400),
+            )
+            .map_err(setup("phone-number CA validity"))?;
+            let issued = pki
+                .identity_root_ca()
+                .issue_ca(
+                    &Subject::PhoneCa {
+                        domain: domain(domain_name)?,
+                        numbers,
+                    },
+                    SignatureScheme::EcdsaP256Sha256,
+                    validity,
+                )
+                .map_err(setup("phone-number CA"))?;
+            let key = KeyPair::from_pkcs8_der(&issued.key().to_pkcs8_der(), issued.key().scheme())
+                .map_err(setup("phone-number CA key"))?;
+            domain_ca = domain_ca
+                .with_phone_ca(vec![issued.certificate().clone()], key)
+                .map_err(setup("phone-number CA"))?;
+            phone_ca = Some(issued.certificate().clone());
+        }
         let files = pki.provider_files(host)?;
         let tls = https::server_config(
             read_certs(&files.tls_certificate)?,
@@ -108,8 +147,21 @@ impl TestDomainCa {
             store,
             registrar_kid,
             registrar_key,
-            _stop: stop,
+            phone_ca,
+            stop: Some(stop),
         })
+    }
+
+    /// The phone-number CA's certificate, if it holds one.
+    pub fn phone_ca(&self) -> Option<&Certificate> {
+        self.phone_ca.as_ref()
+    }
+
+    /// Stops serving (the CA is down from now on).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     pub fn host(&self) -> &str {
@@ -153,12 +205,90 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TestError> {
     PrivateKeyDer::from_pem_file(path).map_err(setup("reading a PEM key"))
 }
 
+/// The identity authority's CRL endpoint (`/acme/crl/identity-root`) on
+/// loopback over TLS: serves what the test sets — the identity root's CRL
+/// at first, then garbage, another CRL, or 503 — for the provider's relay.
+#[derive(Debug)]
+pub struct TestCrlSource {
+    url: String,
+    addr: SocketAddr,
+    host: String,
+    body: Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The host name of the identity authority in an [`EnrollmentSetup`].
+pub const AUTHORITY_HOST: &str = "authority.example";
+
+impl TestCrlSource {
+    /// Serves `initial` at `https://<host>:<port>/acme/crl/identity-root`
+    /// (`pki` must cover `host`).
+    pub async fn start(pki: &TestPki, host: &str, initial: Vec<u8>) -> Result<Self, TestError> {
+        let files = pki.provider_files(host)?;
+        let tls = https::server_config(
+            read_certs(&files.tls_certificate)?,
+            read_key(&files.tls_key)?,
+        )
+        .map_err(setup("CRL source TLS"))?;
+        let body = Arc::new(std::sync::Mutex::new(Some(initial)));
+        let served = body.clone();
+        let app = axum::Router::new().route(
+            "/acme/crl/identity-root",
+            axum::routing::get(move || {
+                let body = served.lock().map(|b| b.clone()).unwrap_or(None);
+                async move {
+                    match body {
+                        Some(der) => (
+                            axum::http::StatusCode::OK,
+                            [(axum::http::header::CONTENT_TYPE, "application/pkix-crl")],
+                            der,
+                        ),
+                        None => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                            b"down".to_vec(),
+                        ),
+                    }
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(setup("binding a loopback port"))?;
+        let addr = listener.local_addr().map_err(setup("local address"))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(https::serve_tls(listener, tls, app, async {
+            let _ = stopped.await;
+        }));
+        Ok(TestCrlSource {
+            url: format!("https://{host}:{}/acme/crl/identity-root", addr.port()),
+            addr,
+            host: host.to_owned(),
+            body,
+            _stop: stop,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What the endpoint answers from now on: these bytes, or 503 (`None`).
+    pub fn set_body(&self, body: Option<Vec<u8>>) {
+        if let Ok(mut held) = self.body.lock() {
+            *held = body;
+        }
+    }
+}
+
 /// A domain CA and a provider of its domain configured to enroll at it,
-/// on SQLite.
+/// on SQLite, relaying the CRLs of the domain CA and of the identity root
+/// (served by a [`TestCrlSource`]).
 #[derive(Debug)]
 pub struct EnrollmentSetup {
     pki: TestPki,
     ca: TestDomainCa,
+    authority: TestCrlSource,
     domain: Domain,
     running: Running,
     resolve: ResolverMap,
@@ -174,9 +304,21 @@ impl EnrollmentSetup {
     /// A domain CA for `domain_name` and its provider, registering users
     /// under `policy`, both on loopback.
     pub async fn start(domain_name: &str, policy: RegistrationPolicy) -> Result<Self, TestError> {
+        Self::start_with(domain_name, policy, None).await
+    }
+
+    /// [`EnrollmentSetup::start`] with a domain CA holding a phone-number
+    /// CA for `numbers`.
+    pub async fn start_with(
+        domain_name: &str,
+        policy: RegistrationPolicy,
+        numbers: Option<TnAuthList>,
+    ) -> Result<Self, TestError> {
         let host = ca_host(domain_name);
-        let pki = TestPki::new(&[domain_name, &host])?;
-        let ca = TestDomainCa::start(&pki, domain_name, &host).await?;
+        let pki = TestPki::new(&[domain_name, &host, AUTHORITY_HOST])?;
+        let ca = TestDomainCa::start_with(&pki, domain_name, &host, numbers).await?;
+        let root_crl = pki.crls(domain_name)?.remove(0);
+        let authority = TestCrlSource::start(&pki, AUTHORITY_HOST, root_crl.der().to_vec()).await?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(setup("binding a loopback port"))?;
@@ -184,7 +326,8 @@ impl EnrollmentSetup {
         let mut resolve = ResolverMap::new();
         resolve.insert(domain_name.to_owned(), addr);
         resolve.insert(host.clone(), ca.addr());
-        let config = write_config(&pki, &ca, domain_name, policy, &resolve)?;
+        resolve.insert(authority.host.clone(), authority.addr);
+        let config = write_config(&pki, &ca, &authority, domain_name, policy, &resolve)?;
         let settings = ProviderConfig::load(&config).map_err(setup("provider config"))?;
         let running = start_on(settings, vec![listener])
             .await
@@ -194,6 +337,7 @@ impl EnrollmentSetup {
             domain: domain(domain_name)?,
             pki,
             ca,
+            authority,
             running,
             resolve,
             http,
@@ -206,6 +350,55 @@ impl EnrollmentSetup {
 
     pub fn ca(&self) -> &TestDomainCa {
         &self.ca
+    }
+
+    /// Stops the domain CA (it is down from now on).
+    pub fn stop_ca(&mut self) {
+        self.ca.stop();
+    }
+
+    /// The identity authority's CRL endpoint.
+    pub fn authority(&self) -> &TestCrlSource {
+        &self.authority
+    }
+
+    /// `GET /.well-known/mimi/crls` at the provider: the relayed CRLs (the
+    /// bundle decoded, each CRL parsed), and the Content-Type and
+    /// Cache-Control headers.
+    pub async fn served_crls(
+        &self,
+    ) -> Result<(Vec<Crl>, Option<String>, Option<String>), TestError> {
+        let url = format!(
+            "https://{}{}",
+            self.domain,
+            mimi_wire::crls::CRL_BUNDLE_PATH
+        );
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| TestError::Http(e.to_string()))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| TestError::Http(e.to_string()))?;
+        let bundle = mimi_wire::crls::CrlBundle::decode(&body)?;
+        let crls = bundle
+            .crls()
+            .into_iter()
+            .map(|der| Crl::from_der(der).map_err(setup("a relayed CRL")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((crls, content_type, cache_control))
     }
 
     pub fn domain(&self) -> &Domain {
@@ -250,6 +443,7 @@ impl EnrollmentSetup {
             root_crl: self.pki.crls(self.domain.as_str())?.remove(0),
             chain: Vec::new(),
             registration: None,
+            phone_numbers: Vec::new(),
         })
     }
 
@@ -272,6 +466,7 @@ impl EnrollmentSetup {
 fn write_config(
     pki: &TestPki,
     ca: &TestDomainCa,
+    authority: &TestCrlSource,
     domain_name: &str,
     policy: RegistrationPolicy,
     resolve: &ResolverMap,
@@ -295,7 +490,8 @@ fn write_config(
          tls_certificate = {}\ntls_key = {}\ntls_roots = [{}]\nidentity_roots = [{}]\n\
          [resolve]\n{resolved}\n\
          [enrollment]\ndirectory_url = {:?}\ntls_roots = [{}]\nregistrar_eab_kid = {:?}\n\
-         registrar_eab_key_file = \"registrar-eab.key\"\nregistration = {registration:?}\n",
+         registrar_eab_key_file = \"registrar-eab.key\"\nregistration = {registration:?}\n\
+         [revocation]\ncrl_urls = [{:?}]\n",
         quoted(&files.tls_certificate),
         quoted(&files.tls_key),
         quoted(&files.tls_root),
@@ -303,6 +499,7 @@ fn write_config(
         ca.directory_url,
         quoted(&files.tls_root),
         ca.registrar_kid,
+        authority.url,
     );
     let path = dir.join("provider.toml");
     std::fs::write(&path, text).map_err(setup("writing provider.toml"))?;
@@ -326,6 +523,8 @@ pub struct EnrollingDevice {
     root_crl: Crl,
     chain: Vec<Certificate>,
     registration: Option<RegisterResponse>,
+    /// Numbers its orders name besides its URIs (TNAuthList).
+    phone_numbers: Vec<PhoneNumber>,
 }
 
 impl EnrollingDevice {
@@ -344,6 +543,12 @@ impl EnrollingDevice {
             .user()
             .and_then(|u| crate::clients::user_uri(&u).ok())
             .unwrap_or_default()
+    }
+
+    /// Orders from now on name these numbers too (TNAuthList identifiers,
+    /// and the CSR's TNAuthList extension).
+    pub fn set_phone_numbers(&mut self, numbers: Vec<PhoneNumber>) {
+        self.phone_numbers = numbers;
     }
 
     /// The MLS signature key.
@@ -486,6 +691,16 @@ impl EnrollingDevice {
 
     /// A CSR (DER) under `key` naming `uris`.
     pub fn csr(key: &KeyPair, uris: &[String]) -> Result<Vec<u8>, TestError> {
+        Self::csr_with_numbers(key, uris, &[])
+    }
+
+    /// A CSR (DER) under `key` naming `uris`, and `numbers` in a TNAuthList
+    /// extension (RFC 8226) if any.
+    pub fn csr_with_numbers(
+        key: &KeyPair,
+        uris: &[String],
+        numbers: &[PhoneNumber],
+    ) -> Result<Vec<u8>, TestError> {
         let der = PrivatePkcs8KeyDer::from(key.to_pkcs8_der());
         let rcgen_key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519)
             .map_err(setup("CSR key"))?;
@@ -498,6 +713,21 @@ impl EnrollingDevice {
                     .map_err(setup("CSR URI"))
             })
             .collect::<Result<_, _>>()?;
+        if !numbers.is_empty() {
+            let list = mimi_credentials::TnAuthList::new(
+                numbers
+                    .iter()
+                    .map(|n| mimi_credentials::TnEntry::One(n.into()))
+                    .collect(),
+            )
+            .map_err(setup("TNAuthList"))?;
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 26],
+                    list.to_der(),
+                ));
+        }
         Ok(params
             .serialize_request(&rcgen_key)
             .map_err(setup("CSR"))?
@@ -513,7 +743,7 @@ impl EnrollingDevice {
         key: &KeyPair,
     ) -> Result<Vec<Certificate>, TestError> {
         let uris = [self.user_uri(), self.client_uri()];
-        let identifiers = [
+        let mut identifiers = vec![
             Identifier {
                 type_: "mimi-user".into(),
                 value: uris[0].clone(),
@@ -523,13 +753,17 @@ impl EnrollingDevice {
                 value: uris[1].clone(),
             },
         ];
+        identifiers.extend(self.phone_numbers.iter().map(|n| Identifier {
+            type_: "TNAuthList".into(),
+            value: URL_SAFE_NO_PAD.encode(TnAuthList::one(n).to_der()),
+        }));
         let mut order = account
             .new_order(&identifiers, Some("device"), None)
             .await
             .map_err(setup("newOrder"))?;
         order.poll_ready().await.map_err(setup("order ready"))?;
         order
-            .finalize(&Self::csr(key, &uris)?)
+            .finalize(&Self::csr_with_numbers(key, &uris, &self.phone_numbers)?)
             .await
             .map_err(setup("finalize"))?;
         order.poll_valid().await.map_err(setup("order valid"))?;
@@ -559,10 +793,20 @@ impl EnrollingDevice {
     }
 
     /// Fresh CRLs for the chain: the identity root's and the domain CA's
-    /// (fetched from the CA, as a client would).
+    /// (fetched from the CA, as a client would), and the phone-number CA's
+    /// if the device orders numbers.
     pub async fn crls(&self) -> Result<Vec<Crl>, TestError> {
+        let mut crls = vec![self.root_crl.clone(), self.ca_crl("domain-ca").await?];
+        if !self.phone_numbers.is_empty() {
+            crls.push(self.ca_crl("phone-ca/0").await?);
+        }
+        Ok(crls)
+    }
+
+    /// The domain CA's CRL at `/acme/crl/<which>`.
+    async fn ca_crl(&self, which: &str) -> Result<Crl, TestError> {
         let url = format!(
-            "https://{}:{}/acme/crl/domain-ca",
+            "https://{}:{}/acme/crl/{which}",
             self.ca_host,
             self.ca_addr.port()
         );
@@ -576,8 +820,7 @@ impl EnrollingDevice {
             .bytes()
             .await
             .map_err(|e| TestError::Http(e.to_string()))?;
-        let ca = Crl::from_der(&der).map_err(setup("domain CA CRL"))?;
-        Ok(vec![self.root_crl.clone(), ca])
+        Crl::from_der(&der).map_err(setup("domain CA CRL"))
     }
 
     /// The `register` request with `chain` and the CRLs.

@@ -8,6 +8,13 @@
 //! `mimi-server provider invite --config provider.toml <user> [--expires 7d]`:
 //! creates a one-time invite code for the first device of `<user>`
 //! (docs/enrollment.md, "The provider side"); only its hash is stored.
+//! `--phone +12025550123` (repeatable) pre-authorizes that device for the
+//! number too.
+//!
+//! `mimi-server provider revoke-device --config provider.toml <device>
+//! [--reason keyCompromise]`: revokes the device's certificate at the
+//! domain CA (the provider is its registrar), removes the client and keeps
+//! it revoked; a running provider refreshes its CRLs within a minute.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +42,23 @@ enum Command {
     /// Creates a one-time invite for a user's first device (`[enrollment]`
     /// with `registration = "invite"`): prints the code to hand to the user.
     Invite(InviteArgs),
+    /// Revokes a device: its certificate at the domain CA (as registrar),
+    /// and the client here (refused from now on, its queue and KeyPackages
+    /// deleted); then the relayed CRLs are refreshed.
+    RevokeDevice(RevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    /// The provider's TOML config file (`[enrollment]` is required).
+    #[arg(long)]
+    config: PathBuf,
+    /// The device: mimi://<domain>/d/<user>/<device>, or <user>/<device>.
+    device: String,
+    /// The RFC 5280 reason: unspecified, keyCompromise, affiliationChanged,
+    /// superseded or cessationOfOperation.
+    #[arg(long, default_value = "unspecified")]
+    reason: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +73,11 @@ struct InviteArgs {
     /// at most 90d).
     #[arg(long, default_value = "7d", value_parser = parse_expiry)]
     expires: Duration,
+    /// An E.164 number (+12025550123) the first device is certified for
+    /// too (TNAuthList); repeat for several (at most 6). The domain CA must
+    /// hold a phone-number CA covering them.
+    #[arg(long = "phone")]
+    phone: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +95,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     match (args.command, args.config) {
         (Some(Command::RotateKey(rotate)), _) => rotate_key(&rotate),
         (Some(Command::Invite(invite)), _) => create_invite(&invite).await,
+        (Some(Command::RevokeDevice(revoke)), _) => revoke_device(&revoke).await,
         (None, Some(config)) => {
             let settings = ProviderConfig::load(&config)?;
             mimi_provider::run(settings, shutdown_signal())
@@ -114,14 +144,46 @@ fn rotate_key(args: &RotateArgs) -> anyhow::Result<()> {
 
 async fn create_invite(args: &InviteArgs) -> anyhow::Result<()> {
     let settings = ProviderConfig::load(&args.config)?;
-    let invite = mimi_provider::enrollment::invite(&settings, &args.user, args.expires)
-        .await
-        .context("cannot create the invite")?;
+    let invite =
+        mimi_provider::enrollment::invite(&settings, &args.user, args.expires, &args.phone)
+            .await
+            .context("cannot create the invite")?;
     println!("invite for {}: {}", invite.user, invite.code);
+    if !invite.phone_numbers.is_empty() {
+        println!("with phone numbers {}", invite.phone_numbers.join(", "));
+    }
     println!(
         "valid once, until Unix time {} ({} s from now); hand it to the user for their first device's enroll_user",
         invite.expires_at_ms / 1000,
         args.expires.as_secs()
+    );
+    Ok(())
+}
+
+async fn revoke_device(args: &RevokeArgs) -> anyhow::Result<()> {
+    let settings = ProviderConfig::load(&args.config)?;
+    let reason = mimi_provider::revocation::parse_reason(&args.reason)?;
+    let done = mimi_provider::revocation::revoke(&settings, &args.device, reason)
+        .await
+        .context("cannot revoke the device")?;
+    let serial: String = done
+        .revoked
+        .serial
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!(
+        "revoked {} (certificate serial {serial}){}",
+        done.revoked.client_id,
+        if done.already_revoked_at_ca {
+            "; the domain CA had revoked it already"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "its requests are refused from now on, its queue and KeyPackages are deleted; a running provider relays the new CRL within {} s",
+        mimi_provider::revocation::REVOCATION_POLL.as_secs()
     );
     Ok(())
 }

@@ -7,7 +7,8 @@
 use std::future::Future;
 
 use crate::{
-    ClientRecord, MAX_CERTIFICATE_CHAIN_LEN, MAX_ID_LEN, MAX_SIGNATURE_KEY_LEN, R, check_len, to_db,
+    ClientRecord, MAX_CERTIFICATE_CHAIN_LEN, MAX_ID_LEN, MAX_SIGNATURE_KEY_LEN, R, StorageError,
+    check_len, to_db,
 };
 
 /// The length of an invite's stored hash: SHA-256 of the code.
@@ -31,6 +32,32 @@ pub struct Invite {
     pub expires_at_ms: u64,
     /// When an enrollment spent it, if one did.
     pub used_at_ms: Option<u64>,
+    /// E.164 numbers (`+` and 1 to 15 digits), at most
+    /// [`MAX_INVITE_PHONE_NUMBERS`]: the first device enrolled with the
+    /// invite is pre-authorized for them too (TNAuthList identifiers).
+    pub phone_numbers: Vec<String>,
+}
+
+/// The most phone numbers one invite carries: a binding names 1 to 8
+/// identifiers, two of which are the user and the device.
+pub const MAX_INVITE_PHONE_NUMBERS: usize = 6;
+
+/// A device the provider revoked at its domain CA (docs/enrollment.md,
+/// "Revoking a device"): kept for good, so that the device URI never
+/// authenticates, registers or enrolls again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedClient {
+    /// The `mimi://<domain>/d/<user>/<device>` URI (canonical).
+    pub client_id: String,
+    /// The `mimi://<domain>/u/<user>` URI of its user.
+    pub user_id: String,
+    /// The serial of the certificate revoked (its DER content bytes, 1 to
+    /// 20).
+    pub serial: Vec<u8>,
+    /// RFC 5280 §5.3.1 CRLReason code (0 to 10).
+    pub reason: u8,
+    /// Unix milliseconds.
+    pub revoked_at_ms: u64,
 }
 
 /// A device the provider asked its domain CA to pre-authorize, waiting for
@@ -123,14 +150,71 @@ pub trait EnrollmentStore: Send + Sync + 'static {
     /// Deletes invites and pending enrollments whose expiry is at or
     /// before `now_ms`; returns how many rows went.
     fn purge_expired_enrollments(&self, now_ms: u64) -> impl Future<Output = R<u64>> + Send;
+
+    /// Records that `revoked.client_id` was revoked, in one transaction
+    /// with what follows from it: the client row, its KeyPackages, its
+    /// pending enrollment and its queue's messages are deleted, and its
+    /// queue is retired (deliveries to it are refused as to a retired
+    /// queue). Returns the client record that was deleted (`None` if the
+    /// device was not registered). A device revoked before is
+    /// [`StorageError::ClientRevoked`](crate::StorageError::ClientRevoked)
+    /// and changes nothing.
+    fn revoke_client(
+        &self,
+        revoked: &RevokedClient,
+    ) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
+
+    /// The revocation of `client_id`, if it was revoked.
+    fn client_revocation(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = R<Option<RevokedClient>>> + Send;
+
+    /// The time of the latest revocation (Unix milliseconds), if any: a
+    /// provider process polls it to refresh its CRLs after a revocation
+    /// made by another process (`mimi-server provider revoke-device`).
+    fn latest_revocation_ms(&self) -> impl Future<Output = R<Option<u64>>> + Send;
 }
 
 pub(crate) fn check_invite(invite: &Invite) -> R<[i64; 2]> {
     check_len("a user ID", invite.user_id.len(), MAX_ID_LEN)?;
+    if invite.phone_numbers.len() > MAX_INVITE_PHONE_NUMBERS {
+        return Err(StorageError::TooManyPhoneNumbers {
+            count: invite.phone_numbers.len(),
+            max: MAX_INVITE_PHONE_NUMBERS,
+        });
+    }
+    for number in &invite.phone_numbers {
+        check_e164(number)?;
+    }
     Ok([
         to_db("a creation time (ms)", invite.created_at_ms)?,
         to_db("an expiry time (ms)", invite.expires_at_ms)?,
     ])
+}
+
+/// `+` and 1 to 15 digits: stored space-separated, so nothing else may
+/// appear in one.
+fn check_e164(number: &str) -> R<()> {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(StorageError::InvalidPhoneNumber {
+            number: number.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_revoked(revoked: &RevokedClient) -> R<i64> {
+    check_len("a client ID", revoked.client_id.len(), MAX_ID_LEN)?;
+    check_len("a user ID", revoked.user_id.len(), MAX_ID_LEN)?;
+    check_len("a certificate serial", revoked.serial.len(), 20)?;
+    if revoked.reason > 10 {
+        return Err(StorageError::InvalidRevocationReason {
+            reason: revoked.reason,
+        });
+    }
+    to_db("a revocation time (ms)", revoked.revoked_at_ms)
 }
 
 pub(crate) fn check_pending(pending: &PendingEnrollment) -> R<[i64; 2]> {

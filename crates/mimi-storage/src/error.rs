@@ -103,11 +103,37 @@ pub enum StorageError {
     #[error("no client {client_id:?} is registered: register it first")]
     UnknownClient { client_id: String },
 
+    /// An invite's phone number that is not E.164 (`+` and 1 to 15
+    /// digits).
+    #[error("{number:?} is not an E.164 number: write + and 1 to 15 digits, e.g. +12025550123")]
+    InvalidPhoneNumber { number: String },
+
+    /// An invite with more phone numbers than a binding can carry.
+    #[error(
+        "an invite carries at most {max} phone numbers, not {count}: the binding names the user and the device besides them"
+    )]
+    TooManyPhoneNumbers { count: usize, max: usize },
+
+    /// A CRLReason code above 10 (RFC 5280 §5.3.1).
+    #[error("{reason} is not a CRLReason code: use 0 to 10 (RFC 5280 §5.3.1)")]
+    InvalidRevocationReason { reason: u8 },
+
+    /// The client was revoked before.
+    #[error("the client {client_id:?} was revoked already: nothing to do")]
+    ClientRevoked { client_id: String },
+
     /// The client's key changed since it was read (a concurrent renewal).
     #[error(
         "the key of client {client_id:?} changed meanwhile (another renewal won): read the client again"
     )]
     ClientKeyChanged { client_id: String },
+
+    // --- Retired queue references (ReferenceStore). ---------------------------
+    /// A reference digest retired for another queue than the one given.
+    #[error(
+        "the queue reference {digest} was retired for another queue: retire only references that open to the queue given; nothing was stored"
+    )]
+    ReferenceOfAnotherQueue { digest: String },
 
     // --- The hub's stores (GroupStore, OutboxStore). ---------------------------
     /// The group was never created.

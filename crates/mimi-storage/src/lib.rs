@@ -23,6 +23,8 @@
 //! - [`EnrollmentStore`]: invites for users' first devices and enrollments
 //!   at the domain CA pending until the device registers
 //!   (docs/enrollment.md, "The provider side").
+//! - [`ReferenceStore`]: queue references their clients retired, to which
+//!   deliveries are refused (docs/wire-spec.md §11.5).
 //!
 //! Queue notifications ([`QueueStore::watcher`]) wake whoever waits on a
 //! queue once a commit enqueued to it: in process on SQLite, across
@@ -101,6 +103,7 @@ mod error;
 mod groups;
 mod migrate;
 mod postgres;
+mod references;
 mod shared;
 mod sqlite;
 #[cfg(test)]
@@ -108,7 +111,8 @@ mod tests;
 mod watch;
 
 pub use enrollment::{
-    EnrollmentStore, INVITE_HASH_LEN, Invite, MAX_INVITES_LISTED, PendingEnrollment,
+    EnrollmentStore, INVITE_HASH_LEN, Invite, MAX_INVITE_PHONE_NUMBERS, MAX_INVITES_LISTED,
+    PendingEnrollment, RevokedClient,
 };
 pub use error::{StorageError, WatchError};
 pub use groups::{
@@ -119,6 +123,7 @@ pub use groups::{
     NewJoiners, OutboxDepth, OutboxEntry, OutboxStore, RequestId, StoredGroup,
 };
 pub use postgres::PostgresStorage;
+pub use references::{MAX_REFERENCE_LOOKUP, REFERENCE_DIGEST_LEN, ReferenceDigest, ReferenceStore};
 pub use sqlite::SqliteStorage;
 pub use watch::{QueueSubscription, QueueWatcher};
 
@@ -419,6 +424,7 @@ pub trait Storage:
     + GroupStore
     + OutboxStore
     + EnrollmentStore
+    + ReferenceStore
 {
 }
 
@@ -430,6 +436,7 @@ impl<T> Storage for T where
         + GroupStore
         + OutboxStore
         + EnrollmentStore
+        + ReferenceStore
 {
 }
 

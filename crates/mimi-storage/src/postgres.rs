@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 mod enrollment;
 mod hub;
+mod references;
 
 use crate::migrate::{self, Dialect, Migration};
 use crate::shared::{
@@ -64,6 +65,16 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "enrollment",
         sql: include_str!("../migrations/postgres/0005_enrollment.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "retired_references",
+        sql: include_str!("../migrations/postgres/0006_retired_references.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "revocation",
+        sql: include_str!("../migrations/postgres/0007_revocation.sql"),
     },
 ];
 

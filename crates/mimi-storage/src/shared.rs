@@ -7,6 +7,7 @@ use crate::{ClientRecord, EnqueueResult, QueueId, R, StorageError, from_db, hex}
 
 pub(crate) mod enrollment;
 pub(crate) mod hub;
+pub(crate) mod references;
 
 /// Statements both back ends run unchanged.
 pub(crate) mod sql {

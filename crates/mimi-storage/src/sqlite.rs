@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 
 mod enrollment;
 mod hub;
+mod references;
 
 use crate::migrate::{self, Dialect, Migration};
 use crate::shared::{
@@ -58,6 +59,16 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "enrollment",
         sql: include_str!("../migrations/sqlite/0005_enrollment.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "retired_references",
+        sql: include_str!("../migrations/sqlite/0006_retired_references.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "revocation",
+        sql: include_str!("../migrations/sqlite/0007_revocation.sql"),
     },
 ];
 

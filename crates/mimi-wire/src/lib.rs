@@ -63,6 +63,7 @@
 //! ```
 
 pub mod client_api;
+pub mod crls;
 pub mod ds;
 mod envelope;
 mod error;

@@ -16,6 +16,7 @@ use mimi_storage::{QueueId, Storage};
 use mimi_transport::https::PeerAddr;
 use mimi_transport::ratelimit::Spend;
 use mimi_transport::read_body;
+use mimi_wire::client_api::RetireQueueReferenceRequest;
 use mimi_wire::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, FetchRequest, FetchResponse,
     HubRequest, KeyPackageCountRequest, KeyPackageCountResponse, LISTEN_HEADER, ListenRequest,
@@ -61,6 +62,10 @@ pub(crate) fn routes<S: Storage>() -> Router<Arc<Provider<S>>> {
         .route(
             ClientOperation::EnrollDevice.endpoint_path(),
             post(enroll_device::<S>),
+        )
+        .route(
+            ClientOperation::RetireQueueReference.endpoint_path(),
+            post(retire_queue_reference::<S>),
         )
 }
 
@@ -233,6 +238,26 @@ async fn hub<S: Storage>(
     let request = HubRequest::decode(client.body())?;
     let answer = crate::ds::relay(&provider, &request).await?;
     octet_stream(answer)
+}
+
+/// `POST /client/v1/retire_queue_reference`: the client's provider refuses
+/// from now on deliveries addressed with one of its queue references
+/// (docs/wire-spec.md §11.5).
+async fn retire_queue_reference<S: Storage>(
+    State(provider): State<Arc<Provider<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ProviderError> {
+    let client = authenticated(
+        &provider,
+        &headers,
+        body,
+        ClientOperation::RetireQueueReference,
+    )
+    .await?;
+    let request = RetireQueueReferenceRequest::decode(client.body())?;
+    let response = crate::qs::retire_reference(&provider, &client, &request).await?;
+    octet_stream(response.encode()?)
 }
 
 /// `GET /client/v1/listen`: a WebSocket on which the provider pushes the

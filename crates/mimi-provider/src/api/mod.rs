@@ -4,7 +4,8 @@
 //! - [`s2s`]: the draft's S2S endpoints (§5.6-5.9), bodies checked by
 //!   `mimi_transport` first;
 //! - [`client`]: the signed client API and WebSocket push;
-//! - [`discovery`]: key-material discovery at `/.well-known/mimi/keys`;
+//! - [`discovery`]: key-material discovery at `/.well-known/mimi/keys`
+//!   and the relayed CRLs at `/.well-known/mimi/crls`;
 //! - `/signature_key`, `/verification_key` and `/.well-known/mimi/ds-domain`
 //!   from `mimi_transport::key_routes`;
 //! - [`metrics_router`]: `/metrics`, served on its own (private) listener.
@@ -60,6 +61,9 @@ async fn render_metrics<S: Storage>(State(provider): State<Arc<Provider<S>>>) ->
         Ok(outbox) => metrics::render_outbox(&mut text, &outbox),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the hub's outbox"),
     }
+    provider
+        .crls
+        .render_metrics(&mut text, std::time::SystemTime::now());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

@@ -369,6 +369,18 @@ fn valid_body(operation: ClientOperation, client: &TestClient) -> ClientRequestB
         )
         .unwrap()
         .into(),
+        // A fresh reference to the client's own queue, which it may retire;
+        // a client that never registered has none, and its request is
+        // refused before the body is looked at.
+        ClientOperation::RetireQueueReference => {
+            mimi_wire::client_api::RetireQueueReferenceRequest::new(
+                client.sealed_queue_reference().map_or_else(
+                    |_| mimi_wire::HpkeCiphertext::new(vec![1; 32], vec![2; 32]),
+                    |r| r.into_parts().1,
+                ),
+            )
+            .into()
+        }
         // A message for a room that does not exist: refused by the hub once
         // the request is authenticated.
         ClientOperation::Hub => {

@@ -303,6 +303,7 @@ async fn bad_enrollments_are_refused_and_change_nothing() {
             created_at_ms: now - 7_200_000,
             expires_at_ms: now - 3_600_000,
             used_at_ms: None,
+            phone_numbers: Vec::new(),
         })
         .await
         .unwrap();

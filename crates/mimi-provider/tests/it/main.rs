@@ -18,4 +18,6 @@ mod metrics;
 mod not_implemented;
 mod replay;
 mod restart;
+mod retire;
+mod revocation;
 mod scale_out;

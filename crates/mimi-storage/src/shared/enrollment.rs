@@ -1,17 +1,17 @@
 //! What the two back ends share for [`crate::EnrollmentStore`]: the SQL
 //! both run unchanged and the decoding of rows.
 
-use crate::enrollment::{INVITE_HASH_LEN, Invite, PendingEnrollment};
+use crate::enrollment::{INVITE_HASH_LEN, Invite, PendingEnrollment, RevokedClient};
 use crate::{R, StorageError, from_db};
 
 /// Statements both back ends run unchanged.
 pub(crate) mod sql {
     pub const INSERT_INVITE: &str =
-        "INSERT INTO invites (code_hash, user_id, created_at_ms, expires_at_ms)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+        "INSERT INTO invites (code_hash, user_id, created_at_ms, expires_at_ms, phone_numbers)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 
-    pub const INVITES_OF_USER: &str =
-        "SELECT code_hash, user_id, created_at_ms, expires_at_ms, used_at_ms FROM invites
+    pub const INVITES_OF_USER: &str = "SELECT code_hash, user_id, created_at_ms, expires_at_ms,
+             used_at_ms, phone_numbers FROM invites
          WHERE user_id = $1 ORDER BY created_at_ms DESC, code_hash LIMIT $2";
 
     /// Spends an invite: one statement, so of two enrollments spending it
@@ -64,13 +64,35 @@ pub(crate) mod sql {
     pub const PURGE_INVITES: &str = "DELETE FROM invites WHERE expires_at_ms <= $1";
 
     pub const PURGE_PENDING: &str = "DELETE FROM pending_enrollments WHERE expires_at_ms <= $1";
+
+    pub const INSERT_REVOKED: &str = "INSERT INTO revoked_clients
+         (client_id, user_id, serial, reason, revoked_at_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING";
+
+    pub const REVOKED: &str =
+        "SELECT client_id, user_id, serial, reason, revoked_at_ms FROM revoked_clients
+         WHERE client_id = $1";
+
+    pub const LATEST_REVOCATION: &str = "SELECT MAX(revoked_at_ms) FROM revoked_clients";
+
+    pub const DELETE_QUEUE_MESSAGES: &str = "DELETE FROM queue_messages WHERE queue_id = $1";
+
+    pub const DELETE_CLIENT_KEY_PACKAGES: &str =
+        "DELETE FROM key_packages WHERE user_id = $1 AND client_id = $2";
+
+    pub const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 }
 
 /// An `invites` row as both back ends decode it.
-pub(crate) type InviteRow = (Vec<u8>, String, i64, i64, Option<i64>);
+pub(crate) type InviteRow = (Vec<u8>, String, i64, i64, Option<i64>, String);
+
+/// The `phone_numbers` column: numbers separated by one space.
+pub(crate) fn phone_numbers_column(numbers: &[String]) -> String {
+    numbers.join(" ")
+}
 
 pub(crate) fn invite(row: InviteRow) -> R<Invite> {
-    let (code_hash, user_id, created_at_ms, expires_at_ms, used_at_ms) = row;
+    let (code_hash, user_id, created_at_ms, expires_at_ms, used_at_ms, phone_numbers) = row;
     let code_hash = <[u8; INVITE_HASH_LEN]>::try_from(code_hash.as_slice()).map_err(|_| {
         StorageError::Corrupt(format!(
             "an invite of {user_id:?} has a hash of {} bytes, not {INVITE_HASH_LEN}",
@@ -83,6 +105,29 @@ pub(crate) fn invite(row: InviteRow) -> R<Invite> {
         expires_at_ms: from_db("an expiry time", expires_at_ms)?,
         used_at_ms: used_at_ms.map(|t| from_db("a use time", t)).transpose()?,
         user_id,
+        phone_numbers: phone_numbers
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// A `revoked_clients` row as both back ends decode it.
+pub(crate) type RevokedRow = (String, String, Vec<u8>, i64, i64);
+
+pub(crate) fn revoked(row: RevokedRow) -> R<RevokedClient> {
+    let (client_id, user_id, serial, reason, revoked_at_ms) = row;
+    let reason = u8::try_from(reason).map_err(|_| {
+        StorageError::Corrupt(format!(
+            "the revocation of {client_id:?} has the reason {reason}"
+        ))
+    })?;
+    Ok(RevokedClient {
+        revoked_at_ms: from_db("a revocation time", revoked_at_ms)?,
+        client_id,
+        user_id,
+        serial,
+        reason,
     })
 }
 

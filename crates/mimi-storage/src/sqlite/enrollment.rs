@@ -4,10 +4,12 @@
 
 use super::{BEGIN_WRITE, SqliteStorage};
 use crate::enrollment::{
-    INVITE_HASH_LEN, Invite, MAX_INVITES_LISTED, PendingEnrollment, check_invite, check_key_change,
-    check_pending, clamp_now,
+    INVITE_HASH_LEN, Invite, MAX_INVITES_LISTED, PendingEnrollment, RevokedClient, check_invite,
+    check_key_change, check_pending, check_revoked, clamp_now,
 };
-use crate::shared::enrollment::{InviteRow, PendingRow, invite, pending, sql};
+use crate::shared::enrollment::{
+    InviteRow, PendingRow, RevokedRow, invite, pending, phone_numbers_column, revoked, sql,
+};
 use crate::shared::{ClientRow, client_record, sql as client_sql};
 use crate::{ClientRecord, EnrollmentStore, MAX_ID_LEN, R, StorageError, check_len};
 
@@ -19,6 +21,7 @@ impl EnrollmentStore for SqliteStorage {
             .bind(&new.user_id)
             .bind(created)
             .bind(expires)
+            .bind(phone_numbers_column(&new.phone_numbers))
             .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
@@ -182,5 +185,72 @@ impl EnrollmentStore for SqliteStorage {
             .rows_affected();
         tx.commit().await?;
         Ok(invites + pending)
+    }
+
+    async fn revoke_client(&self, new: &RevokedClient) -> R<Option<ClientRecord>> {
+        let revoked_at = check_revoked(new)?;
+        // Dropping the transaction on an error writes nothing.
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let inserted = sqlx::query(sql::INSERT_REVOKED)
+            .bind(&new.client_id)
+            .bind(&new.user_id)
+            .bind(&new.serial)
+            .bind(i64::from(new.reason))
+            .bind(revoked_at)
+            .execute(&mut *tx)
+            .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StorageError::ClientRevoked {
+                client_id: new.client_id.clone(),
+            });
+        }
+        let row: Option<ClientRow> = sqlx::query_as(client_sql::CLIENT)
+            .bind(&new.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let record = row.map(client_record).transpose()?;
+        if let Some(record) = &record {
+            sqlx::query(client_sql::RETIRE)
+                .bind(&record.queue_id[..])
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_QUEUE_MESSAGES)
+                .bind(&record.queue_id[..])
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_CLIENT_KEY_PACKAGES)
+                .bind(&record.user_id)
+                .bind(&record.client_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_CLIENT)
+                .bind(&record.client_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(sql::DELETE_PENDING)
+            .bind(&new.client_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn client_revocation(&self, client_id: &str) -> R<Option<RevokedClient>> {
+        check_len("a client ID", client_id.len(), MAX_ID_LEN)?;
+        let row: Option<RevokedRow> = sqlx::query_as(sql::REVOKED)
+            .bind(client_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(revoked).transpose()
+    }
+
+    async fn latest_revocation_ms(&self) -> R<Option<u64>> {
+        let latest: Option<i64> = sqlx::query_scalar(sql::LATEST_REVOCATION)
+            .fetch_one(&self.reader)
+            .await?;
+        latest
+            .map(|t| crate::from_db("a revocation time", t))
+            .transpose()
     }
 }

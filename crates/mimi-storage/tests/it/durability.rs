@@ -59,7 +59,7 @@ async fn committed_data_survives_reopening<T: Backend>(backend: T) {
     );
     assert_eq!(s.enqueue(client.queue_id, b"m").await.unwrap(), 1);
     // Opening again ran no migration twice.
-    assert_eq!(backend.rows(&s, "schema_migrations").await, 5);
+    assert_eq!(backend.rows(&s, "schema_migrations").await, 7);
 }
 
 async fn a_delivery_committed_before_a_crash_is_a_replay_after_it<T: Backend>(backend: T) {
@@ -104,7 +104,7 @@ async fn handles_opened_together_migrate_once<T: Backend>(backend: T) {
     }
     handles[0].create_queue(Q).await.unwrap();
     assert_eq!(handles[3].enqueue(Q, b"m").await.unwrap(), 1);
-    assert_eq!(backend.rows(&handles[1], "schema_migrations").await, 5);
+    assert_eq!(backend.rows(&handles[1], "schema_migrations").await, 7);
 }
 
 async fn a_schema_from_a_newer_build_is_refused<T: Backend>(backend: T) {
@@ -125,14 +125,14 @@ async fn a_schema_from_a_newer_build_is_refused<T: Backend>(backend: T) {
             refused,
             StorageError::SchemaTooNew {
                 found: 999,
-                known: 5
+                known: 7
             }
         ),
         "{refused:?}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database has schema version 999, newer than the 5 this build knows: \
+        "the database has schema version 999, newer than the 7 this build knows: \
          run the newer mimi build or restore a backup"
     );
 }

@@ -24,6 +24,7 @@ fn invite(user: &str, tag: u8, expires_at_ms: u64) -> Invite {
         created_at_ms: NOW - HOUR + u64::from(tag),
         expires_at_ms,
         used_at_ms: None,
+        phone_numbers: Vec::new(),
     }
 }
 

@@ -14,4 +14,6 @@ mod key_packages;
 mod notifications;
 mod outbox;
 mod queues;
+mod references;
 mod replay;
+mod revocation;

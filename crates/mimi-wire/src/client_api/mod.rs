@@ -19,6 +19,7 @@ mod bodies;
 mod enrollment;
 mod operation;
 mod request;
+mod retire;
 
 pub use bodies::{
     AckRequest, AckResponse, FetchRequest, FetchResponse, HubEndpoint, HubRequest,
@@ -32,6 +33,7 @@ pub use enrollment::{
 };
 pub use operation::ClientOperation;
 pub use request::{ClientRequest, ClientRequestBody, ClientRequestTbs};
+pub use retire::{RetireQueueReferenceRequest, RetireQueueReferenceResponse};
 
 use crate::ids::MAX_ID_LEN;
 

@@ -9,12 +9,13 @@ use super::bodies::{
     UploadKeyPackagesRequest,
 };
 use super::enrollment::{EnrollDeviceRequest, EnrollUserRequest};
+use super::retire::RetireQueueReferenceRequest;
 
 /// ```text
 /// enum {
 ///     reserved(0), register(1), fetch(2), ack(3), upload_key_packages(4),
 ///     key_package_count(5), listen(6), hub(7), enroll_user(8),
-///     enroll_device(9), (255)
+///     enroll_device(9), retire_queue_reference(10), (255)
 /// } ClientOperation;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,11 +42,14 @@ pub enum ClientOperation {
     /// Enroll another device of the signing device's user:
     /// [`EnrollDeviceRequest`].
     EnrollDevice = 9,
+    /// Refuse deliveries addressed with one of the device's queue
+    /// references: [`RetireQueueReferenceRequest`].
+    RetireQueueReference = 10,
 }
 
 /// (operation, name, endpoint path, largest body): the single table. The body
 /// bounds are those of each request structure.
-const TABLE: [(ClientOperation, &str, &str, usize); 9] = [
+const TABLE: [(ClientOperation, &str, &str, usize); 10] = [
     (
         ClientOperation::Register,
         "register",
@@ -100,11 +104,17 @@ const TABLE: [(ClientOperation, &str, &str, usize); 9] = [
         "/client/v1/enroll_device",
         EnrollDeviceRequest::MAX_LEN,
     ),
+    (
+        ClientOperation::RetireQueueReference,
+        "retire_queue_reference",
+        "/client/v1/retire_queue_reference",
+        RetireQueueReferenceRequest::MAX_LEN,
+    ),
 ];
 
 impl ClientOperation {
     /// Every operation, in wire-value order.
-    pub const ALL: [ClientOperation; 9] = [
+    pub const ALL: [ClientOperation; 10] = [
         ClientOperation::Register,
         ClientOperation::Fetch,
         ClientOperation::Ack,
@@ -114,6 +124,7 @@ impl ClientOperation {
         ClientOperation::Hub,
         ClientOperation::EnrollUser,
         ClientOperation::EnrollDevice,
+        ClientOperation::RetireQueueReference,
     ];
 
     fn row(self) -> &'static (ClientOperation, &'static str, &'static str, usize) {

@@ -11,6 +11,7 @@ use super::bodies::{
 };
 use super::enrollment::{EnrollDeviceRequest, EnrollUserRequest};
 use super::operation::ClientOperation;
+use super::retire::RetireQueueReferenceRequest;
 use super::{MAX_ANY_CLIENT_REQUEST_LEN, MAX_LISTEN_HEADER_LEN, MAX_SIGNATURE_LEN, REQUEST_ID_LEN};
 use crate::error::WireError;
 use crate::ids::{self, MAX_ID_LEN};
@@ -31,6 +32,7 @@ pub enum ClientRequestBody {
     Hub(HubRequest),
     EnrollUser(EnrollUserRequest),
     EnrollDevice(EnrollDeviceRequest),
+    RetireQueueReference(RetireQueueReferenceRequest),
 }
 
 macro_rules! body_from {
@@ -52,7 +54,8 @@ body_from!(
     Listen(ListenRequest),
     Hub(HubRequest),
     EnrollUser(EnrollUserRequest),
-    EnrollDevice(EnrollDeviceRequest)
+    EnrollDevice(EnrollDeviceRequest),
+    RetireQueueReference(RetireQueueReferenceRequest)
 );
 
 impl ClientRequestBody {
@@ -67,6 +70,7 @@ impl ClientRequestBody {
             ClientRequestBody::Hub(_) => ClientOperation::Hub,
             ClientRequestBody::EnrollUser(_) => ClientOperation::EnrollUser,
             ClientRequestBody::EnrollDevice(_) => ClientOperation::EnrollDevice,
+            ClientRequestBody::RetireQueueReference(_) => ClientOperation::RetireQueueReference,
         }
     }
 
@@ -82,6 +86,7 @@ impl ClientRequestBody {
             ClientRequestBody::Hub(b) => b.encode(),
             ClientRequestBody::EnrollUser(b) => b.encode(),
             ClientRequestBody::EnrollDevice(b) => b.encode(),
+            ClientRequestBody::RetireQueueReference(b) => b.encode(),
         }
     }
 
@@ -110,6 +115,7 @@ impl ClientRequestBody {
             ClientOperation::Hub => HubRequest::read(r)?.into(),
             ClientOperation::EnrollUser => EnrollUserRequest::read(r)?.into(),
             ClientOperation::EnrollDevice => EnrollDeviceRequest::read(r)?.into(),
+            ClientOperation::RetireQueueReference => RetireQueueReferenceRequest::read(r)?.into(),
         })
     }
 }
@@ -126,6 +132,7 @@ fn body_name(operation: ClientOperation) -> &'static str {
         ClientOperation::Hub => "HubRequest",
         ClientOperation::EnrollUser => "EnrollUserRequest",
         ClientOperation::EnrollDevice => "EnrollDeviceRequest",
+        ClientOperation::RetireQueueReference => "RetireQueueReferenceRequest",
     }
 }
 

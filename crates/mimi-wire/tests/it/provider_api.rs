@@ -36,7 +36,7 @@ fn laptop() -> DeviceId {
 }
 
 /// The paths, names and values of docs/wire-spec.md §13.1.
-const OPERATIONS: [(ClientOperation, u8, &str, &str); 9] = [
+const OPERATIONS: [(ClientOperation, u8, &str, &str); 10] = [
     (
         ClientOperation::Register,
         1,
@@ -71,6 +71,12 @@ const OPERATIONS: [(ClientOperation, u8, &str, &str); 9] = [
         "enroll_device",
         "/client/v1/enroll_device",
     ),
+    (
+        ClientOperation::RetireQueueReference,
+        10,
+        "retire_queue_reference",
+        "/client/v1/retire_queue_reference",
+    ),
 ];
 
 #[test]
@@ -87,7 +93,7 @@ fn operation_table() {
         assert_eq!(path, format!("/client/v1/{name}"));
     }
     assert_eq!(ClientOperation::from_value(0), None);
-    assert_eq!(ClientOperation::from_value(10), None);
+    assert_eq!(ClientOperation::from_value(11), None);
     assert_eq!(
         ClientOperation::from_endpoint_path("/client/v1/Fetch"),
         None

@@ -3,7 +3,8 @@
 
 use mimi_wire::client_api::{
     self, ClientOperation, ClientRequest, FetchResponse, KeyPackageCountRequest, RegisterRequest,
-    RegisterResponse, UploadKeyPackagesRequest,
+    RegisterResponse, RetireQueueReferenceRequest, RetireQueueReferenceResponse,
+    UploadKeyPackagesRequest,
 };
 use mimi_wire::kps::{
     ClientKeyPackage, ConnectionKeyPackageRequest, GroupKeyPackageRequest, GroupKeyPackageResponse,
@@ -55,6 +56,12 @@ fn register_response(b: &[u8]) -> Result<(), WireError> {
 }
 fn listen_header(b: &[u8]) -> Result<(), WireError> {
     ClientRequest::from_header_value(std::str::from_utf8(b).unwrap()).map(drop)
+}
+fn retire(b: &[u8]) -> Result<(), WireError> {
+    RetireQueueReferenceRequest::decode(b).map(drop)
+}
+fn retire_response(b: &[u8]) -> Result<(), WireError> {
+    RetireQueueReferenceResponse::decode(b).map(drop)
 }
 fn fetch_endpoint(b: &[u8]) -> Result<(), WireError> {
     ClientRequest::decode_for(ClientOperation::Fetch, b).map(drop)
@@ -442,6 +449,52 @@ fn cases() -> Vec<Case> {
             },
         ),
         case(
+            "retire: a second ciphertext after the first",
+            retire,
+            cat(&[&vector(&[1; 32]), &vector(&[2; 17]), &[0]]),
+            TrailingBytes {
+                what: "RetireQueueReferenceRequest",
+                extra: 1,
+            },
+        ),
+        case(
+            "retire: ciphertext cut short",
+            retire,
+            cat(&[&vector(&[1; 32]), &[17], &[2; 16]]),
+            Truncated {
+                what: "RetireQueueReferenceRequest",
+            },
+        ),
+        case(
+            "retire: longer than one ciphertext may be",
+            retire,
+            vec![0; MAX_HPKE_CIPHERTEXT_LEN + 1],
+            TooLong {
+                what: "RetireQueueReferenceRequest",
+                len: MAX_HPKE_CIPHERTEXT_LEN + 1,
+                max: MAX_HPKE_CIPHERTEXT_LEN,
+            },
+        ),
+        case(
+            "retire: newly_retired neither 0 nor 1",
+            retire_response,
+            vec![2],
+            OutOfRange {
+                field: "RetireQueueReferenceResponse.newly_retired",
+                value: 2,
+                min: 0,
+                max: 1,
+            },
+        ),
+        case(
+            "client: retire_queue_reference with a body cut short",
+            client_request,
+            client_request_raw(10, &[0x02, 0x01]),
+            Truncated {
+                what: "RetireQueueReferenceRequest",
+            },
+        ),
+        case(
             "client: reserved operation",
             client_request,
             client_request_raw(0, &[0; 8]),
@@ -453,10 +506,10 @@ fn cases() -> Vec<Case> {
         case(
             "client: unknown operation",
             client_request,
-            client_request_raw(10, &[0; 8]),
+            client_request_raw(11, &[0; 8]),
             UnknownValue {
                 field: "ClientRequestTbs.operation",
-                value: 10,
+                value: 11,
             },
         ),
         case(

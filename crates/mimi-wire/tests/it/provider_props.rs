@@ -8,8 +8,8 @@ use mimi_identifiers::{DeviceId, Domain, Handle, UserId};
 use mimi_wire::client_api::{
     AckRequest, AckResponse, ClientOperation, ClientRequest, ClientRequestBody, ClientRequestTbs,
     FetchRequest, FetchResponse, KeyPackageCountRequest, KeyPackageCountResponse, ListenRequest,
-    QueuedMessage, RegisterRequest, RegisterResponse, UploadKeyPackagesRequest,
-    UploadKeyPackagesResponse,
+    QueuedMessage, RegisterRequest, RegisterResponse, RetireQueueReferenceRequest,
+    UploadKeyPackagesRequest, UploadKeyPackagesResponse,
 };
 use mimi_wire::kps::{
     ClientKeyPackage, ConnectionKeyPackageRequest, GroupKeyPackageRequest, GroupKeyPackageResponse,
@@ -97,6 +97,7 @@ fn body() -> impl Strategy<Value = ClientRequestBody> {
             .prop_map(|(kps, lr)| UploadKeyPackagesRequest::new(kps, lr).into()),
         (1..=u16::MAX).prop_map(|c| KeyPackageCountRequest::new(c).into()),
         any::<u64>().prop_map(|s| ListenRequest::new(s).into()),
+        ciphertext().prop_map(|c| RetireQueueReferenceRequest::new(c).into()),
     ]
 }
 
