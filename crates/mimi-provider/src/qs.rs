@@ -13,8 +13,8 @@
 //! gets `queue_retired` and nothing is enqueued for it, while the client's
 //! queue and its other references stay open.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
@@ -80,28 +80,81 @@ pub async fn deliver_message<S: Storage>(
 const OPEN_INLINE_MAX: usize = 32;
 
 /// Each recipient's queue ID, or `None` where the ciphertext does not open
-/// under our queue key.
+/// under our queue key. A hub sends the same sealed queue IDs with every
+/// message of a room, so opened ones are remembered ([`OpenedQueueIds`]) and
+/// only new ciphertexts cost an HPKE open.
 async fn open_queue_ids<S>(
     provider: &Provider<S>,
     recipients: &[HpkeCiphertext],
 ) -> Result<Vec<Option<QueueId>>, ProviderError> {
+    let digests = recipients
+        .iter()
+        .map(reference_digest)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut opened = provider.opened_queue_ids.lookup(&digests);
+    let missing: Vec<usize> = (0..recipients.len())
+        .filter(|&i| opened[i].is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(opened);
+    }
+    let to_open: Vec<HpkeCiphertext> = missing.iter().map(|&i| recipients[i].clone()).collect();
     let open = |key: &QueueKeyPair, domain: &str, cts: &[HpkeCiphertext]| {
         cts.iter()
             .map(|ct| key.open_queue_id(domain, ct).ok())
             .collect::<Vec<_>>()
     };
     let domain = provider.settings.domain.as_str();
-    if recipients.len() <= OPEN_INLINE_MAX {
-        return Ok(open(&provider.queue_key, domain, recipients));
+    let fresh = if to_open.len() <= OPEN_INLINE_MAX {
+        open(&provider.queue_key, domain, &to_open)
+    } else {
+        let (key, domain) = (Arc::clone(&provider.queue_key), domain.to_string());
+        tokio::task::spawn_blocking(move || open(&key, &domain, &to_open))
+            .await
+            .map_err(|e| ProviderError::Internal(format!("opening queue IDs failed: {e}")))?
+    };
+    let mut learned = Vec::new();
+    for (&i, queue) in missing.iter().zip(fresh) {
+        if let Some(queue) = queue {
+            learned.push((digests[i], queue));
+        }
+        opened[i] = queue;
     }
-    let (key, domain, cts) = (
-        Arc::clone(&provider.queue_key),
-        domain.to_string(),
-        recipients.to_vec(),
-    );
-    tokio::task::spawn_blocking(move || open(&key, &domain, &cts))
-        .await
-        .map_err(|e| ProviderError::Internal(format!("opening queue IDs failed: {e}")))
+    provider.opened_queue_ids.remember(learned);
+    Ok(opened)
+}
+
+/// Queue IDs this process opened, by the digest of the sealed ciphertext
+/// (SHA-256 over its encoding: a different ciphertext has a different
+/// digest). HPKE opening is deterministic under one queue key, and the key
+/// does not change while the process runs, so a remembered answer is the
+/// answer. Only successful opens are kept, at most [`Self::CAPACITY`]; when
+/// full it starts over, which costs one open per reference again.
+#[derive(Debug, Default)]
+pub struct OpenedQueueIds(Mutex<HashMap<ReferenceDigest, QueueId>>);
+
+impl OpenedQueueIds {
+    pub const CAPACITY: usize = 200_000;
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ReferenceDigest, QueueId>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup(&self, digests: &[ReferenceDigest]) -> Vec<Option<QueueId>> {
+        let map = self.map();
+        digests.iter().map(|d| map.get(d).copied()).collect()
+    }
+
+    fn remember(&self, learned: Vec<(ReferenceDigest, QueueId)>) {
+        if learned.is_empty() {
+            return;
+        }
+        let mut map = self.map();
+        if map.len() + learned.len() > Self::CAPACITY {
+            map.clear();
+        }
+        map.extend(learned);
+    }
 }
 
 /// What became of one recipient before storage was asked.
@@ -234,4 +287,30 @@ pub async fn retire_reference<S: Storage>(
         tracing::info!(client = %client.record().client_id, "a client retired a queue reference");
     }
     Ok(RetireQueueReferenceResponse::new(newly_retired))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opened_queue_ids_are_remembered_and_start_over_when_full() {
+        let cache = OpenedQueueIds::default();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(cache.lookup(&[a, b]), vec![None, None]);
+        cache.remember(vec![(a, [7; 16])]);
+        assert_eq!(cache.lookup(&[a, b]), vec![Some([7; 16]), None]);
+        let many: Vec<_> = (0..OpenedQueueIds::CAPACITY as u32)
+            .map(|i| {
+                let mut d = [0u8; 32];
+                d[..4].copy_from_slice(&i.to_be_bytes());
+                d[31] = 9;
+                (d, [3; 16])
+            })
+            .collect();
+        cache.remember(many);
+        // Full: started over with the new ones only.
+        assert_eq!(cache.lookup(&[a]), vec![None]);
+        assert_eq!(cache.map().len(), OpenedQueueIds::CAPACITY);
+    }
 }

@@ -38,6 +38,8 @@ pub struct Provider<S> {
     pub(crate) metrics: Arc<Metrics>,
     /// The hub's outbox worker signal and backoff state.
     pub(crate) outbox: crate::ds::OutboxState,
+    /// Queue IDs already opened from their sealed references (`qs`).
+    pub(crate) opened_queue_ids: crate::qs::OpenedQueueIds,
     /// The hub's parsed rooms (`ds::cache`).
     pub(crate) groups: crate::ds::GroupCache<mimi_mls::hub::HubGroup>,
     /// The registrar at the domain CA, if `[enrollment]` is configured.
@@ -104,6 +106,7 @@ impl<S: Storage> Provider<S> {
             metrics: Arc::new(Metrics::new()),
             outbox: crate::ds::OutboxState::default(),
             groups: crate::ds::GroupCache::default(),
+            opened_queue_ids: crate::qs::OpenedQueueIds::default(),
             registrar: registrar.map(Arc::new),
             crls: Arc::new(crls),
             key_package_policy,
