@@ -6,8 +6,9 @@
 //! The life of one group operation:
 //! 1. decode the `DSRequest` (bounded), check its creation time against the
 //!    freshness window;
-//! 2. load the group's snapshot and rebuild its public state (mimi-mls
-//!    [`HubGroup`]);
+//! 2. take the group's public state (mimi-mls [`HubGroup`]): this process's
+//!    parsed copy if it is still the stored state version, else the snapshot
+//!    read and parsed (`cache`);
 //! 3. validate the operation against that state (OpenMLS's public-group
 //!    checks plus the credential and room policy, [`HubGroup::stage_commit`]
 //!    and friends) and the member's signature over the request with its leaf
