@@ -15,7 +15,11 @@
 //! changes are persisted, one MLS operation at a time, in one transaction of
 //! the client's SQLite file; and [`MlsProvider`], the `OpenMlsProvider` the
 //! client runs OpenMLS with. There is no network code yet.
+//!
+//! [`content`] reads and writes draft-ietf-mimi-content messages (the CBOR
+//! payload of every application message) and computes their message IDs.
 
+pub mod content;
 pub mod store;
 
 mod provider;

@@ -2,6 +2,7 @@
 //! on real SQLite files.
 
 mod bounds;
+mod content;
 mod discard;
 mod harness;
 mod restart;
