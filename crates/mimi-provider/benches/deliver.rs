@@ -40,6 +40,10 @@
 //! the machine's core count is CPU-bound; one well below it waits (fsync,
 //! a lock, a round trip).
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::CpuTimes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,56 +149,9 @@ fn in_flight() -> usize {
         .unwrap_or(IN_FLIGHT)
 }
 
-/// CPU time consumed so far, from Linux's `/proc` (in USER_HZ ticks: 10 ms
-/// on x86-64 and arm64).
-#[derive(Debug, Clone, Copy)]
-struct CpuTimes {
-    /// This process: both providers, the sending side, the clients.
-    process: Duration,
-    /// Every core of the machine, busy (not idle, not waiting for I/O).
-    machine: Duration,
-}
-
-const TICK: Duration = Duration::from_millis(10);
 /// Shorter phases get no CPU figure: counted in ticks, it would be off by
 /// more than a few per cent.
 const MIN_CPU_PHASE: Duration = Duration::from_millis(250);
-
-impl CpuTimes {
-    /// `None` where `/proc` cannot be read (not Linux): the figures are then
-    /// left out.
-    fn now() -> Option<CpuTimes> {
-        // /proc/self/stat: `pid (comm) state ...`; utime and stime are
-        // fields 14 and 15, i.e. 11 and 12 after the closing parenthesis.
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let fields: Vec<u64> = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        let process = fields.get(10)? + fields.get(11)?;
-        // /proc/stat: `cpu user nice system idle iowait irq softirq steal ...`.
-        let all = std::fs::read_to_string("/proc/stat").ok()?;
-        let cpu: Vec<u64> = all
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        let busy = [0, 1, 2, 5, 6, 7]
-            .iter()
-            .map(|&i| cpu.get(i).copied().unwrap_or(0))
-            .sum::<u64>();
-        Some(CpuTimes {
-            process: TICK * u32::try_from(process).ok()?,
-            machine: TICK * u32::try_from(busy).ok()?,
-        })
-    }
-}
-
 /// What one phase took: its wall time, the latency of each request, and the
 /// CPU used meanwhile.
 struct Phase {
@@ -216,14 +173,8 @@ impl Phase {
         match self.cpu {
             Some(_) if self.wall < MIN_CPU_PHASE => format!("{latency}; too short for CPU figures"),
             Some((before, after)) => {
-                let cores = |a: Duration, b: Duration| {
-                    a.saturating_sub(b).as_secs_f64() / self.wall.as_secs_f64()
-                };
-                format!(
-                    "{latency}; CPU: process {:.2} cores, machine {:.2} cores",
-                    cores(after.process, before.process),
-                    cores(after.machine, before.machine),
-                )
+                let (process, machine) = before.cores(after, self.wall);
+                format!("{latency}; CPU: process {process:.2} cores, machine {machine:.2} cores")
             }
             None => latency,
         }

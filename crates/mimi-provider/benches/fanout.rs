@@ -45,6 +45,10 @@
 //! `cargo test --all-targets`) a 6-member room sends a few messages, to
 //! check that it works.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::CpuTimes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -267,58 +271,6 @@ async fn add(f: &TestFederation, room: &mut Room, joiners: std::ops::Range<usize
 }
 
 // --- Measuring -----------------------------------------------------------------
-
-/// CPU time consumed so far, from Linux's `/proc` (USER_HZ ticks of 10 ms),
-/// as in the `deliver` bench.
-#[derive(Debug, Clone, Copy)]
-struct CpuTimes {
-    /// This process: the three providers and every client.
-    process: Duration,
-    /// Every core of the machine, busy.
-    machine: Duration,
-}
-
-const TICK: Duration = Duration::from_millis(10);
-
-impl CpuTimes {
-    /// `None` where `/proc` cannot be read (not Linux).
-    fn now() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let fields: Vec<u64> = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        let process = fields.get(10)? + fields.get(11)?;
-        let all = std::fs::read_to_string("/proc/stat").ok()?;
-        let cpu: Vec<u64> = all
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        let busy = [0, 1, 2, 5, 6, 7]
-            .iter()
-            .map(|&i| cpu.get(i).copied().unwrap_or(0))
-            .sum::<u64>();
-        Some(CpuTimes {
-            process: TICK * u32::try_from(process).ok()?,
-            machine: TICK * u32::try_from(busy).ok()?,
-        })
-    }
-
-    /// Cores used between `self` and `after` over `wall`.
-    fn cores(self, after: CpuTimes, wall: Duration) -> (f64, f64) {
-        let per = |a: Duration, b: Duration| a.saturating_sub(b).as_secs_f64() / wall.as_secs_f64();
-        (
-            per(after.process, self.process),
-            per(after.machine, self.machine),
-        )
-    }
-}
 
 /// Messages waiting in every queue of the three providers.
 async fn queued(f: &TestFederation) -> u64 {

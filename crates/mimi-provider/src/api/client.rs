@@ -83,16 +83,26 @@ async fn register<S: Storage>(
 ) -> Result<Response, ProviderError> {
     // A registration carries up to 8 MiB of CRLs to parse and a chain to
     // verify before its sender is known: limit it per network address first.
+    limit_registrations(&provider, peer)?;
+    let limit = ClientOperation::Register.max_request_len();
+    let bytes = read_body(&headers, body, limit).await?;
+    let record = clients::register(&provider, &bytes).await?;
+    octet_stream(RegisterResponse::new(record.queue_id, provider.queue_key.public()).encode()?)
+}
+
+/// Spends one token of the per-address budget that registrations and
+/// first-device enrollments share (one bucket: both come from senders not
+/// yet known).
+fn limit_registrations<S: Storage>(
+    provider: &Provider<S>,
+    peer: Option<Extension<PeerAddr>>,
+) -> Result<(), ProviderError> {
     let ip = super::peer_ip(peer);
     provider.rate_limit(&[Spend {
         key: format!("register from {ip}"),
         limit: provider.settings.limits.registrations,
         cost: 1,
-    }])?;
-    let limit = ClientOperation::Register.max_request_len();
-    let bytes = read_body(&headers, body, limit).await?;
-    let record = clients::register(&provider, &bytes).await?;
-    octet_stream(RegisterResponse::new(record.queue_id, provider.queue_key.public()).encode()?)
+    }])
 }
 
 /// `POST /client/v1/enroll_user`: the first device of a user asks to be
@@ -106,12 +116,7 @@ async fn enroll_user<S: Storage>(
     // Its sender is not registered yet and each accepted request costs a
     // call to the domain CA: limited per network address, with
     // registrations.
-    let ip = super::peer_ip(peer);
-    provider.rate_limit(&[Spend {
-        key: format!("register from {ip}"),
-        limit: provider.settings.limits.registrations,
-        cost: 1,
-    }])?;
+    limit_registrations(&provider, peer)?;
     let limit = ClientOperation::EnrollUser.max_request_len();
     let bytes = read_body(&headers, body, limit).await?;
     let response = crate::enrollment::enroll_user(&provider, &bytes).await?;
